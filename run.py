@@ -1,0 +1,43 @@
+"""Train one model from the composed Hydra config; every run gets its own folder under experiments/.
+
+    python run.py                                        # SignTransformer on synthetic data
+    python run.py model=iv3_gru data=features data.root=data/processed
+    python run.py -m optim.lr=1e-3,1e-4 trainer.max_epochs=1   # a sweep, one folder per job
+"""
+
+import hydra
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from signlang.config import check_model_fits_data, register_resolvers
+from signlang.errors import exit_on_user_error
+from signlang.runtime import seed_everything
+from signlang.training.run_folder import RunFolder
+
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+@exit_on_user_error
+def main(cfg: DictConfig) -> float:
+    """Compose, instantiate, train, evaluate. Returns the best val gloss accuracy (for sweepers)."""
+    run = RunFolder.from_hydra()
+    with run.recording():  # summary.json records failed / interrupted if anything below raises
+        seed_everything(cfg.trainer.seed)
+        data = instantiate(cfg.data)
+        model = instantiate(cfg.model)
+        check_model_fits_data(model, data)
+        trainer = instantiate(cfg.trainer)
+        summary = trainer.fit(
+            model,
+            data,
+            optimizer=instantiate(cfg.optim),
+            scheduler=instantiate(cfg.scheduler),
+            run=run,
+            config=OmegaConf.to_container(cfg, resolve=True),
+        )
+    return summary["best"]["val_gloss_acc"]
+
+
+if __name__ == "__main__":
+    main()

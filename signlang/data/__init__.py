@@ -1,0 +1,1 @@
+"""Datasets (npz folders, synthetic), the in-memory clip buffer, batching and loaders."""

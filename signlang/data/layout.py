@@ -1,0 +1,25 @@
+"""The 78-point keypoint layout every keypoint file and model in signlang shares.
+
+A frame is 78 points x (x, y), flattened point-major: ``X[t, 2*p]`` is the x of point ``p`` and
+``X[t, 2*p + 1]`` its y, in image coordinates in [0, 1] (y grows downwards).
+"""
+
+from __future__ import annotations
+
+POSE = range(0, 25)  # MediaPipe Pose landmarks 0-24 (upper body; legs dropped)
+LEFT_HAND = range(25, 46)  # MediaPipe Hands, 21 points, wrist first
+RIGHT_HAND = range(46, 67)
+FACE = range(67, 78)  # FaceMesh landmarks listed in FACE_MESH_INDICES, in that order
+
+FACE_MESH_INDICES = (1, 33, 263, 133, 362, 61, 291, 105, 334, 199, 4)
+NUM_POINTS = 78
+KEYPOINT_DIM = 2 * NUM_POINTS  # 156
+FEATURE_DIM = 2048  # InceptionV3 pooled features per frame
+ORDER = "pose25,left_hand21,right_hand21,face11"
+
+# Pose landmarks used to anchor a signer's body.
+NOSE, LEFT_SHOULDER, RIGHT_SHOULDER = 0, 11, 12
+LEFT_WRIST, RIGHT_WRIST = 15, 16
+
+# Width of the model input for each kind of data.
+INPUT_DIMS = {"keypoints": KEYPOINT_DIM, "features": FEATURE_DIM}

@@ -1,0 +1,76 @@
+"""What every data config instantiates: the splits of one dataset plus the facts models are built from."""
+
+from __future__ import annotations
+
+import logging
+
+from signlang.data.clips import ClipSet
+from signlang.data.layout import INPUT_DIMS
+from signlang.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+
+
+class ClipData:
+    """Train, val and optional test ClipSets, loaded once on ``setup()``.
+
+    Subclasses implement ``_load``. ``kind`` says what a frame is (``keypoints``: 78 points x (x, y);
+    ``features``: InceptionV3 features) so a model reading the other kind is refused before training.
+    """
+
+    def __init__(
+        self,
+        *,
+        kind: str,
+        input_dim: int,
+        num_gloss: int,
+        num_cat: int,
+        batch_size: int,
+        eval_batch_size: int | None = None,
+    ) -> None:
+        if kind not in INPUT_DIMS:
+            raise ConfigError(f"data.kind must be one of {sorted(INPUT_DIMS)}, got {kind!r}")
+        if input_dim != INPUT_DIMS[kind]:
+            raise ConfigError(
+                f"data.input_dim={input_dim} does not match data.kind={kind!r} "
+                f"(expects {INPUT_DIMS[kind]}); leave data.input_dim at its default"
+            )
+        for key, value in (("num_gloss", num_gloss), ("num_cat", num_cat), ("batch_size", batch_size)):
+            if int(value) < 1:
+                raise ConfigError(f"data.{key} must be >= 1, got {value}")
+        self.kind = kind
+        self.input_dim = int(input_dim)
+        self.num_gloss = int(num_gloss)
+        self.num_cat = int(num_cat)
+        self.batch_size = int(batch_size)
+        self.eval_batch_size = int(eval_batch_size or batch_size)
+        self.gloss_names = [str(i) for i in range(self.num_gloss)]
+        self.cat_names = [str(i) for i in range(self.num_cat)]
+        self._splits: dict[str, ClipSet] | None = None
+
+    def _load(self) -> dict[str, ClipSet]:
+        """Return {"train": ..., "val": ..., optionally "test": ...}."""
+        raise NotImplementedError
+
+    def setup(self) -> None:
+        """Load or generate every split once; later calls do nothing."""
+        if self._splits is not None:
+            return
+        splits = self._load()
+        for name in ("train", "val"):
+            if name not in splits or len(splits[name]) == 0:
+                raise ConfigError(f"the {name} split is empty")
+        self._splits = splits
+        total = sum(s.nbytes for s in splits.values())
+        sizes = ", ".join(f"{name} {len(s)}" for name, s in splits.items())
+        log.info("data: %s clips (%s), %.1f MiB in memory", self.kind, sizes, total / 2**20)
+
+    def split(self, name: str) -> ClipSet | None:
+        """The ClipSet of ``name`` (train/val/test), or None for a missing optional test split."""
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r}")
+        if self._splits is None:
+            raise RuntimeError("call setup() first")
+        return self._splits.get(name)

@@ -1,0 +1,248 @@
+"""Directories of per-clip ``.npz`` files plus a labels CSV ``file,gloss,cat,occluded``.
+
+Everything is checked on load and refused with one message that names the file and the fix:
+a training run should never start on data it would silently misread.
+"""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from signlang.data.clips import ClipSet
+from signlang.data.layout import INPUT_DIMS, NUM_POINTS
+from signlang.data.module import ClipData
+from signlang.errors import ConfigError, DataError, summarize
+
+log = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("file", "gloss", "cat")
+LABEL_HEADER = "file,gloss,cat,occluded"
+OTHER_DATA = {"keypoints": "data=features", "features": "data=keypoints"}
+
+
+def clip_name(file: str) -> str:
+    """The clip id a CSV ``file`` entry refers to: basename without ``.npz``."""
+    name = Path(str(file).strip()).name
+    return name[:-4] if name.lower().endswith(".npz") else name
+
+
+def read_labels(path: str | Path, num_gloss: int, num_cat: int) -> pd.DataFrame:
+    """Read and check a labels CSV; returns columns file (clip id), gloss, cat, occluded."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"labels CSV not found: {path}. Point data.*_labels at a CSV with header {LABEL_HEADER}")
+    try:
+        df = pd.read_csv(path, dtype={"file": str}, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty; it needs the header {LABEL_HEADER} and one row per clip") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise DataError(f"{path} is not a readable CSV ({e}); expected header {LABEL_HEADER}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"{path} lacks column(s) {', '.join(missing)} (found: {', '.join(df.columns)}); "
+            f"the header must be {LABEL_HEADER}"
+        )
+    if df.empty:
+        raise DataError(f"{path} has a header but no rows; add one row per clip")
+    if "occluded" not in df.columns:
+        df["occluded"] = 0
+
+    def rows(mask: pd.Series) -> str:  # CSV line numbers: 1-based, after the header
+        return ", ".join(str(i + 2) for i in np.flatnonzero(mask.to_numpy())[:5])
+
+    no_file = df["file"].isna() | (df["file"].astype(str).str.strip() == "")
+    if no_file.any():
+        raise DataError(f"{path}: {int(no_file.sum())} row(s) without a file name (line {rows(no_file)})")
+    df["file"] = df["file"].map(clip_name)
+
+    for column, count, option in (("gloss", num_gloss, "num_gloss"), ("cat", num_cat, "num_cat")):
+        values = pd.to_numeric(df[column], errors="coerce")
+        bad = values.isna() | (values != values.round())
+        if bad.any():
+            raise DataError(f"{path}: non-integer {column} label(s) on line {rows(bad)}; labels are 0-based integers")
+        values = values.astype(np.int64)
+        out = (values < 0) | (values >= count)
+        if out.any():
+            seen = sorted(set(values[out].tolist()))[:5]
+            raise DataError(
+                f"{path}: {column} labels {seen} on line {rows(out)} are outside [0, {count - 1}]; "
+                f"labels are 0-based, so set data.{option} to the number of classes (now {count})"
+            )
+        df[column] = values
+    occluded = pd.to_numeric(df["occluded"], errors="coerce")
+    bad = ~occluded.isin([0, 1])
+    if bad.any():
+        raise DataError(f"{path}: occluded must be 0 or 1 (line {rows(bad)})")
+    df["occluded"] = occluded.astype(np.int64)
+
+    dup = df["file"].duplicated(keep=False)
+    if dup.any():
+        names = sorted(set(df.loc[dup, "file"]))
+        raise DataError(f"{path}: {len(names)} clip(s) listed more than once: {summarize(names, sep=', ')}; keep one row per clip")
+    return df[["file", "gloss", "cat", "occluded"]].reset_index(drop=True)
+
+
+@dataclass
+class ClipArrays:
+    """What one .npz contributes: the model input and, for keypoints, the detection mask."""
+
+    x: np.ndarray
+    mask: np.ndarray | None
+
+
+def read_clip(path: Path, kind: str, key: str, fallback_key: str | None = None) -> ClipArrays:
+    """Load one clip and check it; raises DataError naming the file and what is wrong."""
+    width = INPUT_DIMS[kind]
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            files = set(z.files)
+            use = key if key in files else None
+            if use is None and fallback_key in files and z[fallback_key].ndim == 2 and z[fallback_key].shape[1] == width:
+                use = fallback_key
+            if use is None:
+                fallback = f" (nor a [T,{width}] {fallback_key!r})" if fallback_key else ""
+                raise DataError(
+                    f"{path.name}: no array {key!r}{fallback}; it has {', '.join(sorted(files)) or 'nothing'}. "
+                    f"Set data.key to the array that holds the {kind}"
+                )
+            x = z[use]
+            mask = z["mask"] if kind == "keypoints" and "mask" in files else None
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise DataError(f"{path.name}: unreadable, corrupt or truncated .npz ({type(e).__name__}: {e}); re-extract it") from None
+
+    if x.ndim != 2:
+        raise DataError(f"{path.name}: {use!r} has shape {list(x.shape)}, expected [T, {width}]")
+    if x.shape[1] != width:
+        other = next((k for k, w in INPUT_DIMS.items() if k != kind and w == x.shape[1]), None)
+        hint = f"these look like {other}: use {OTHER_DATA[kind]}" if other else "check data.key and the extraction"
+        raise DataError(f"{path.name}: {use!r} has width {x.shape[1]}, but data={kind} needs {width}; {hint}")
+    if x.shape[0] == 0:
+        raise DataError(f"{path.name}: {use!r} has no frames (T = 0); drop the clip or re-extract it")
+    if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
+        raise DataError(f"{path.name}: {use!r} has dtype {x.dtype}, expected float")
+    if not np.isfinite(x).all():
+        bad = int((~np.isfinite(x)).any(axis=1).sum())
+        raise DataError(f"{path.name}: {use!r} has NaN/inf values in {bad} frame(s); clean or re-extract the clip")
+    if mask is not None:
+        if mask.shape != (x.shape[0], NUM_POINTS):
+            raise DataError(f"{path.name}: 'mask' has shape {list(mask.shape)}, expected [{x.shape[0]}, {NUM_POINTS}]")
+        mask = mask.astype(bool, copy=False)
+    return ClipArrays(x=x, mask=mask)
+
+
+def load_split(
+    directory: str | Path,
+    labels: str | Path,
+    *,
+    kind: str,
+    key: str,
+    num_gloss: int,
+    num_cat: int,
+    fallback_key: str | None = None,
+    dtype: type = np.float32,
+    workers: int = 4,
+) -> ClipSet:
+    """Load every clip named by ``labels`` from ``directory`` into one ClipSet."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError(f"data directory not found: {directory}. Point data.*_dir at a folder of .npz clips")
+    table = read_labels(labels, num_gloss, num_cat)
+    on_disk = {p.name[:-4]: p for p in directory.iterdir() if p.name.lower().endswith(".npz")}
+    if not on_disk:
+        raise DataError(f"{directory} holds no .npz files; point data.*_dir at the folder of extracted clips")
+    absent = [f for f in table["file"] if f not in on_disk]
+    if absent:
+        raise DataError(
+            f"{labels} lists {len(absent)} clip(s) not found in {directory}: {summarize(absent, sep=', ')}. "
+            "Fix the file column or the directory"
+        )
+    unlabelled = len(on_disk) - len(table)
+    if unlabelled:
+        log.warning("%s: %d .npz file(s) are not in %s and are ignored", directory, unlabelled, labels)
+
+    paths = [on_disk[f] for f in table["file"]]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = list(pool.map(lambda p: _try_read(p, kind, key, fallback_key), paths))
+    problems = [r for r in results if isinstance(r, str)]
+    if problems:
+        raise DataError(f"{len(problems)} bad clip(s) in {directory}: {summarize(problems, 3)}")
+    masks = [r.mask for r in results]
+    has_mask = kind == "keypoints" and all(m is not None for m in masks)
+    return ClipSet.from_clips(
+        [r.x for r in results],
+        gloss=table["gloss"],
+        cat=table["cat"],
+        occluded=table["occluded"],
+        names=list(table["file"]),
+        point_masks=masks if has_mask else None,
+        dtype=dtype,
+    )
+
+
+def _try_read(path: Path, kind: str, key: str, fallback_key: str | None) -> ClipArrays | str:
+    try:
+        return read_clip(path, kind, key, fallback_key)
+    except DataError as e:
+        return str(e)
+
+
+class NpzData(ClipData):
+    """``data=keypoints`` / ``data=features``: folders of ``.npz`` clips with label CSVs (seed layout)."""
+
+    def __init__(
+        self,
+        *,
+        kind: str,
+        root: str | None = None,
+        train_dir: str,
+        val_dir: str,
+        train_labels: str,
+        val_labels: str,
+        test_dir: str | None = None,
+        test_labels: str | None = None,
+        key: str = "X",
+        fallback_key: str | None = None,
+        feature_dtype: str = "float32",
+        load_workers: int = 4,
+        **common,
+    ) -> None:
+        super().__init__(kind=kind, **common)
+        if (test_dir is None) != (test_labels is None):
+            raise ConfigError("set both data.test_dir and data.test_labels, or neither")
+        if feature_dtype not in ("float32", "float16"):
+            raise ConfigError(f"data.feature_dtype must be float32 or float16, got {feature_dtype!r}")
+        self.root = root  # the folder the default paths in conf/data hang off; informational here
+        self.paths = {"train": (train_dir, train_labels), "val": (val_dir, val_labels)}
+        if test_dir is not None:
+            self.paths["test"] = (test_dir, test_labels)
+        self.key = key
+        self.fallback_key = fallback_key
+        self.dtype = np.float16 if feature_dtype == "float16" else np.float32
+        self.load_workers = load_workers
+
+    def _load(self) -> dict[str, ClipSet]:
+        return {
+            split: load_split(
+                directory,
+                labels,
+                kind=self.kind,
+                key=self.key,
+                fallback_key=self.fallback_key,
+                num_gloss=self.num_gloss,
+                num_cat=self.num_cat,
+                dtype=self.dtype,
+                workers=self.load_workers,
+            )
+            for split, (directory, labels) in self.paths.items()
+        }

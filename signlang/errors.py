@@ -1,0 +1,85 @@
+"""Errors a user can cause, kept apart from bugs so the CLI can report them in one line."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from typing import Any, Callable
+
+log = logging.getLogger("signlang")
+
+
+class SignlangError(Exception):
+    """A mistake the user can fix (path, config, data). The message names the culprit and the fix."""
+
+
+class ConfigError(SignlangError):
+    """An invalid or inconsistent configuration value."""
+
+
+class DataError(SignlangError):
+    """Input files that are missing, malformed or inconsistent with the labels."""
+
+
+def summarize(problems: list[str], limit: int = 5, sep: str = "; ") -> str:
+    """Join the first `limit` problems into one message and say how many were left out."""
+    shown = sep.join(problems[:limit])
+    more = len(problems) - limit
+    return f"{shown} (and {more} more)" if more > 0 else shown
+
+
+def user_message(exc: BaseException) -> str | None:
+    """One line for an exception the user caused, or None for a bug (which keeps its traceback)."""
+    if isinstance(exc, SignlangError):
+        return str(exc)
+    from hydra.errors import InstantiationException
+
+    if isinstance(exc, InstantiationException):
+        cause = exc.__cause__
+        if isinstance(cause, SignlangError):
+            return str(cause)
+        if isinstance(cause, TypeError):  # unknown or missing constructor argument: a config typo
+            key = str(exc).rsplit("full_key: ", 1)[-1] if "full_key: " in str(exc) else "config"
+            return f"{key}: {cause}. Check the keys of that config group"
+    return None
+
+
+def exit_on_user_error(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn user errors into one logged line and exit code 2 (Ctrl-C: 130), with no traceback.
+
+    ``HYDRA_FULL_ERROR=1`` or ``SIGNLANG_DEBUG=1`` re-raises for the full traceback. In a multirun
+    the error is re-raised instead, so Hydra records the failed job and the sweep goes on.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            log.error("interrupted")
+            if _debug():
+                raise
+            sys.exit(130)
+        except Exception as exc:
+            message = user_message(exc)
+            if message is None or _debug() or _in_multirun():
+                if message is not None:
+                    log.error("%s", message)
+                raise
+            log.error("%s", message)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _debug() -> bool:
+    return os.environ.get("HYDRA_FULL_ERROR") == "1" or os.environ.get("SIGNLANG_DEBUG") == "1"
+
+
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN

@@ -1,0 +1,126 @@
+"""InceptionV3GRU: a GRU stack over per-frame InceptionV3 features, with gloss and category heads."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from signlang.errors import ConfigError
+from signlang.models.input_norm import InputNorm
+
+log = logging.getLogger(__name__)
+
+BACKBONES = (None, "inception_v3")
+
+
+def inception_backbone(pretrained: str | bool | None) -> nn.Module:
+    """torchvision's InceptionV3 with the classifier removed: ``[N,3,299,299] -> [N,2048]``.
+
+    ``pretrained`` is a local state-dict file or false; nothing is ever downloaded.
+    """
+    from torchvision.models import inception_v3
+
+    net = inception_v3(weights=None, aux_logits=False, init_weights=not pretrained)
+    if pretrained:
+        path = Path(str(pretrained))
+        if not path.is_file():
+            raise ConfigError(
+                f"backbone weights not found: {path}. Give model.pretrained a local torchvision "
+                "inception_v3 state dict, or model.pretrained=false for random weights"
+            )
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = {k: v for k, v in state.items() if not k.startswith(("fc.", "AuxLogits."))}
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.startswith("fc.")]
+        if missing or unexpected:
+            raise ConfigError(f"{path} is not an inception_v3 state dict (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    net.fc = nn.Identity()
+    return net
+
+
+class InceptionV3GRU(nn.Module):
+    """GRU layers (one per entry of ``hidden_sizes``) over packed sequences, last hidden state to two heads.
+
+    Packed sequences make the recurrence stop at each clip's true end, so padding never enters
+    the state. With ``backbone="inception_v3"`` the model takes frames ``[B,T,3,299,299]`` and runs
+    InceptionV3 on the real (unpadded) frames first; by default it reads precomputed features.
+    """
+
+    input_kind = "features"
+
+    def __init__(
+        self,
+        input_dim: int,
+        num_gloss: int,
+        num_cat: int,
+        hidden_sizes: list[int] | tuple[int, ...] = (512, 256),
+        bidirectional: bool = False,
+        dropout: float = 0.3,
+        input_dropout: float = 0.1,
+        backbone: str | None = None,
+        pretrained: str | bool | None = False,
+        freeze_backbone: bool = True,
+        input_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        hidden_sizes = list(hidden_sizes)
+        if not hidden_sizes or min(hidden_sizes) < 1:
+            raise ConfigError(f"model.hidden_sizes must list one positive size per GRU layer, got {hidden_sizes}")
+        if backbone not in BACKBONES:
+            raise ConfigError(f"model.backbone must be null or inception_v3, got {backbone!r}")
+        self.backbone = inception_backbone(pretrained) if backbone else None
+        self.freeze_backbone = freeze_backbone
+        if self.backbone is not None and freeze_backbone:
+            self.backbone.requires_grad_(False)
+        if self.backbone is not None:
+            self.input_kind = "frames"
+        directions = 2 if bidirectional else 1
+        # Fitted on precomputed features; with a backbone the features only exist inside the model.
+        self.input_norm = InputNorm(input_dim) if input_norm and self.backbone is None else None
+        self.input_dropout = nn.Dropout(input_dropout)
+        self.grus = nn.ModuleList()
+        width = input_dim
+        for size in hidden_sizes:
+            self.grus.append(nn.GRU(width, size, batch_first=True, bidirectional=bidirectional))
+            width = size * directions
+        self.dropout = nn.Dropout(dropout)
+        self.gloss_head = nn.Linear(width, num_gloss)
+        self.cat_head = nn.Linear(width, num_cat)
+
+    def train(self, mode: bool = True) -> "InceptionV3GRU":
+        super().train(mode)
+        if self.backbone is not None and self.freeze_backbone:
+            self.backbone.eval()  # frozen: keep batch-norm statistics fixed
+        return self
+
+    def _frame_features(self, frames: torch.Tensor, pad_mask: torch.Tensor) -> torch.Tensor:
+        """Run the backbone on real frames only and scatter the features back into ``[B,T,2048]``."""
+        keep = ~pad_mask
+        feats = self.backbone(frames[keep])
+        out = feats.new_zeros(*pad_mask.shape, feats.shape[-1])
+        out[keep] = feats
+        return out
+
+    def forward(self, x: torch.Tensor, pad_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x [B,T,2048]`` (or frames with a backbone), ``pad_mask [B,T]`` -> gloss and category logits."""
+        if self.backbone is not None:
+            x = self._frame_features(x, pad_mask)
+        elif self.input_norm is not None:
+            x = self.input_norm(x)
+        lengths = (~pad_mask).sum(dim=1).cpu()
+        h = self.input_dropout(x)
+        hidden = None
+        for i, gru in enumerate(self.grus):
+            packed = pack_padded_sequence(h, lengths, batch_first=True, enforce_sorted=False)
+            out, hidden = gru(packed)
+            if i + 1 < len(self.grus):
+                h, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+                h = self.dropout(h)
+        # hidden: [directions, B, H] for the last layer, already in the batch's original order.
+        last = torch.cat(list(hidden), dim=-1)
+        last = self.dropout(last)
+        return self.gloss_head(last), self.cat_head(last)

@@ -1,0 +1,1 @@
+"""The training loop, its checkpoints and the run folder it writes."""

@@ -1,0 +1,56 @@
+"""Shared fixtures: Hydra composition, tiny on-disk datasets, and the real data in ../shared."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from signlang.config import register_resolvers
+from signlang.data.synthetic import SyntheticData
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+SHARED = REPO.parent / "shared" / "data"
+
+register_resolvers()
+
+
+def compose_config(*overrides: str, hydra: bool = False) -> DictConfig:
+    """The config ``python run.py <overrides>`` would see."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("config", overrides=list(overrides), return_hydra_config=hydra)
+
+
+def tiny_synthetic(kind: str = "keypoints", **kw) -> SyntheticData:
+    options = dict(num_gloss=6, num_cat=2, train_per_gloss=4, val_per_gloss=2, test_per_gloss=2, min_len=6, max_len=12)
+    options.update(kw)
+    dims = {"keypoints": 156, "features": 2048}
+    return SyntheticData(kind=kind, input_dim=dims[kind], batch_size=8, **options)
+
+
+@pytest.fixture
+def npz_root(tmp_path: Path) -> Path:
+    """A tiny dataset in the seed layout (keypoints_{train,val,test}/ + CSVs), with X, mask and X2048."""
+    return tiny_synthetic().export(tmp_path / "data")
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data is not available")
+    return SHARED
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run ``python run.py <args>`` (or any script) in a subprocess, as a user would."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    env.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )

@@ -1,0 +1,71 @@
+"""InceptionV3GRU learns, packs sequences so padding is ignored, and builds its backbone only on request."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torchvision.models import inception_v3
+
+from signlang.errors import ConfigError
+from signlang.models import InceptionV3GRU
+
+from test_transformer import batch
+
+SMALL = dict(input_dim=2048, num_gloss=5, num_cat=2, hidden_sizes=[32, 16])
+
+
+def test_loss_drops_on_a_fixed_batch():
+    torch.manual_seed(0)
+    model = InceptionV3GRU(**SMALL, dropout=0.0, input_dropout=0.0)
+    x, pad = batch(width=2048)
+    gloss, cat = torch.tensor([0, 3, 4]), torch.tensor([0, 1, 1])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(30):
+        g, c = model(x, pad)
+        loss = F.cross_entropy(g, gloss) + F.cross_entropy(c, cat)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.2 * losses[0]
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_padding_content_does_not_change_outputs(bidirectional):
+    torch.manual_seed(0)
+    model = InceptionV3GRU(**SMALL, bidirectional=bidirectional).eval()
+    x, pad = batch(width=2048)
+    noisy = x.clone()
+    noisy[pad] = torch.randn_like(noisy[pad]) * 100
+    with torch.no_grad():
+        a, b = model(x, pad), model(noisy, pad)
+        alone = model(x[1:2, :3], pad[1:2, :3])
+    torch.testing.assert_close(a[0], b[0])
+    torch.testing.assert_close(a[0][1:2], alone[0], atol=1e-5, rtol=1e-4)
+    assert model.gloss_head.in_features == 16 * (2 if bidirectional else 1)
+
+
+def test_backbone_is_not_built_unless_asked():
+    assert InceptionV3GRU(**SMALL).backbone is None
+
+
+def test_backbone_reads_frames_with_local_weights(tmp_path):
+    weights = tmp_path / "iv3.pt"
+    torch.save(inception_v3(weights=None, aux_logits=False, init_weights=False).state_dict(), weights)
+    model = InceptionV3GRU(**SMALL, backbone="inception_v3", pretrained=str(weights)).eval()
+    assert model.input_kind == "frames"
+    assert not any(p.requires_grad for p in model.backbone.parameters())  # frozen by default
+    frames = torch.rand(1, 2, 3, 299, 299)
+    pad = torch.tensor([[False, True]])  # only the real frame goes through InceptionV3
+    with torch.no_grad():
+        g, c = model(frames, pad)
+    assert g.shape == (1, 5) and c.shape == (1, 2)
+
+
+def test_missing_backbone_weights_are_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="weights not found"):
+        InceptionV3GRU(**SMALL, backbone="inception_v3", pretrained=str(tmp_path / "none.pt"))
+    with pytest.raises(ConfigError, match="hidden_sizes"):
+        InceptionV3GRU(**{**SMALL, "hidden_sizes": []})

@@ -1,0 +1,82 @@
+"""SignTransformer learns, and padding never changes a clip's output."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from signlang.errors import ConfigError
+from signlang.models import SignTransformer
+
+SMALL = dict(input_dim=156, num_gloss=5, num_cat=2, d_model=32, num_layers=2, num_heads=4, dim_feedforward=64)
+
+
+def batch(lengths=(7, 3, 5), width=156, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    T = max(lengths)
+    x = torch.rand(len(lengths), T, width, generator=g)
+    pad = torch.arange(T)[None, :] >= torch.tensor(lengths)[:, None]
+    return x.masked_fill(pad[..., None], 0.0), pad
+
+
+def test_loss_drops_on_a_fixed_batch():
+    torch.manual_seed(0)
+    model = SignTransformer(**SMALL)
+    x, pad = batch()
+    gloss, cat = torch.tensor([0, 3, 4]), torch.tensor([0, 1, 1])
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(30):
+        g, c = model(x, pad)
+        loss = F.cross_entropy(g, gloss) + F.cross_entropy(c, cat)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.2 * losses[0]
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max", "cls"])
+def test_padding_content_does_not_change_outputs(pooling):
+    torch.manual_seed(0)
+    model = SignTransformer(**SMALL, pooling=pooling).eval()
+    x, pad = batch()
+    noisy = x.clone()
+    noisy[pad] = torch.randn_like(noisy[pad]) * 100
+    with torch.no_grad():
+        a, b = model(x, pad), model(noisy, pad)
+        alone = model(x[1:2, :3], pad[1:2, :3])  # the 3-frame clip without any padding
+    torch.testing.assert_close(a[0], b[0])
+    torch.testing.assert_close(a[1], b[1])
+    torch.testing.assert_close(a[0][1:2], alone[0], atol=1e-5, rtol=1e-4)
+
+
+def test_clips_longer_than_the_position_table_work(caplog):
+    model = SignTransformer(**SMALL, max_len=8).eval()
+    x, pad = batch(lengths=(20, 4))
+    with caplog.at_level(logging.WARNING):
+        g, c = model(x, pad)
+    assert g.shape == (2, 5) and torch.isfinite(g).all()
+    assert "longer than model.max_len" in caplog.text
+
+
+def test_input_norm_uses_training_statistics_and_keeps_missing_points_at_zero():
+    model = SignTransformer(**SMALL)
+    frames = torch.rand(100, 156).numpy() * 0.1 + 0.5
+    frames[:10, :4] = 0.0  # two undetected points in 10 frames
+    model.input_norm.fit(frames)
+    assert bool(model.input_norm.fitted)
+    y = model.input_norm(torch.from_numpy(frames))
+    assert torch.all(y[:10, :4] == 0)
+    assert y[10:].mean().abs() < 0.1 and (y[10:].std() - 1).abs() < 0.1
+    assert "input_norm.mean" in model.state_dict()
+
+
+def test_bad_settings_are_config_errors():
+    with pytest.raises(ConfigError, match="pooling"):
+        SignTransformer(**{**SMALL, "d_model": 32}, pooling="sum")
+    with pytest.raises(ConfigError, match="num_heads"):
+        SignTransformer(**{**SMALL, "num_heads": 5})

@@ -1,0 +1,107 @@
+"""Every config option composes and instantiates; model and data must agree on their input."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from signlang.config import check_model_fits_data
+from signlang.errors import ConfigError
+from signlang.training.trainer import param_groups
+
+from conftest import CONF, compose_config
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def test_groups_have_the_documented_options():
+    assert {"transformer", "iv3_gru"} <= set(options("model"))
+    assert {"synthetic", "keypoints", "features"} <= set(options("data"))
+    assert {"adamw", "adam"} <= set(options("optim"))
+    assert {"none", "cosine"} <= set(options("scheduler"))
+    assert {"default", "smoke"} <= set(options("trainer"))
+    assert "smoke" in options("experiment")
+
+
+def test_defaults():
+    cfg = compose_config()
+    choices = compose_config(hydra=True).hydra.runtime.choices
+    assert (choices.model, choices.data, choices.optim, choices.trainer) == ("transformer", "synthetic", "adamw", "default")
+    assert cfg.paths.output_root == "experiments"
+    assert cfg.model.input_dim == 156 and cfg.data.kind == "keypoints"
+    assert cfg.trainer.device == "auto"
+    for key in ("optim.lr", "optim.weight_decay", "data.batch_size", "trainer.max_epochs", "trainer.seed"):
+        assert OmegaConf.select(cfg, key) is not None, key
+
+
+@pytest.mark.parametrize("model", options("model"))
+def test_every_model_option_instantiates(model):
+    cfg = compose_config(f"model={model}")
+    net = instantiate(cfg.model)
+    assert net.gloss_head.out_features == cfg.data.num_gloss
+    assert net.cat_head.out_features == cfg.data.num_cat
+    check_model_fits_data(net, instantiate(cfg.data))  # synthetic data serves every model
+
+
+@pytest.mark.parametrize("data", options("data"))
+def test_every_data_option_instantiates(data):
+    cfg = compose_config(f"data={data}")
+    ds = instantiate(cfg.data)
+    assert ds.kind == cfg.data.kind
+    assert ds.input_dim == cfg.model.input_dim  # the model's width comes from the data config
+
+
+def test_file_data_defaults_follow_the_seed_layout():
+    cfg = compose_config("data=keypoints")
+    assert cfg.data.train_dir == "data/processed/keypoints_train"
+    assert cfg.data.val_labels == "data/processed/val_labels.csv"
+    assert cfg.data.test_dir is None and cfg.data.test_labels is None
+    assert (cfg.data.key, cfg.data.num_gloss, cfg.data.num_cat) == ("X", 105, 10)
+    features = compose_config("model=iv3_gru", "data=features")
+    assert (features.data.key, features.data.fallback_key, features.model.input_dim) == ("X2048", "X", 2048)
+
+
+@pytest.mark.parametrize("optim", options("optim"))
+@pytest.mark.parametrize("scheduler", options("scheduler"))
+def test_every_optim_and_scheduler_option_instantiates(optim, scheduler):
+    cfg = compose_config(f"optim={optim}", f"scheduler={scheduler}", "optim.lr=0.01")
+    net = instantiate(compose_config("model=iv3_gru", "model.hidden_sizes=[8]").model)
+    opt = instantiate(cfg.optim)(param_groups(net))
+    assert opt.param_groups[0]["lr"] == 0.01
+    sched = instantiate(cfg.scheduler)(opt)
+    opt.step()
+    sched.step(0.5) if hasattr(sched, "patience") else sched.step()
+
+
+@pytest.mark.parametrize("trainer", options("trainer"))
+def test_every_trainer_option_instantiates(trainer):
+    cfg = compose_config(f"trainer={trainer}")
+    t = instantiate(cfg.trainer)
+    assert t.max_epochs == cfg.trainer.max_epochs and str(t.device) == "cpu"
+
+
+@pytest.mark.parametrize("experiment", options("experiment"))
+@pytest.mark.parametrize("model", ["transformer", "iv3_gru"])
+def test_every_experiment_composes_with_both_models(experiment, model):
+    cfg = compose_config(f"experiment={experiment}", f"model={model}")
+    check_model_fits_data(instantiate(cfg.model), instantiate(cfg.data))
+
+
+def test_run_dir_names_are_unique_per_launch():
+    a = compose_config(hydra=True)
+    b = compose_config(hydra=True)
+    dir_a, dir_b = str(a.hydra.run.dir), str(b.hydra.run.dir)
+    assert dir_a.startswith("experiments/runs/") and "_transformer_synthetic_" in dir_a
+    assert str(a.hydra.run.dir) == dir_a  # stable within one config
+    assert dir_a != dir_b
+    assert str(a.hydra.sweep.dir).startswith("experiments/sweeps/")
+
+
+@pytest.mark.parametrize("model,data,fix", [("iv3_gru", "keypoints", "data=features"), ("transformer", "features", "data=keypoints")])
+def test_model_that_does_not_fit_the_data_is_refused(model, data, fix):
+    cfg = compose_config(f"model={model}", f"data={data}")
+    with pytest.raises(ConfigError, match=fix):
+        check_model_fits_data(instantiate(cfg.model), instantiate(cfg.data))

@@ -1,0 +1,97 @@
+"""``python run.py`` end to end: run folders, sweeps, and clean errors (subprocesses, as a user runs it)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from signlang.training.checkpoint import load_checkpoint
+from signlang.training.trainer import METRIC_COLUMNS
+
+from conftest import run_cli
+
+TINY = ["trainer=smoke", "data.num_gloss=4", "data.num_cat=2", "data.train_per_gloss=3", "data.val_per_gloss=2",
+        "data.test_per_gloss=1", "data.min_len=4", "data.max_len=8", "model.hidden_sizes=[8]"]  # fmt: skip
+
+
+def check_run_folder(folder: Path, model_name: str) -> dict:
+    assert (folder / ".hydra" / "config.yaml").is_file() and (folder / ".hydra" / "overrides.yaml").is_file()
+    assert "epoch 1/1" in (folder / "run.log").read_text()
+    with open(folder / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 1 and set(METRIC_COLUMNS) <= set(rows[0])
+    for which in ("best", "last"):
+        state = load_checkpoint(folder / "checkpoints" / f"{model_name}_{which}.pt")
+        assert state["model_name"] == model_name and state["config"]["trainer"]["max_epochs"] == 1
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["best_epoch"] == 1 and summary["wall_time_s"] > 0
+    return summary
+
+
+@pytest.mark.parametrize("model,name", [("transformer", "SignTransformer"), ("iv3_gru", "InceptionV3GRU")])
+def test_single_run_writes_a_complete_folder(tmp_path, model, name):
+    args = ["run.py", f"model={model}", "experiment=smoke", f"paths.output_root={tmp_path}"]
+    if model == "iv3_gru":
+        args.append("model.hidden_sizes=[8]")
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert re.fullmatch(rf"\d{{4}}-\d\d-\d\d_\d\d-\d\d-\d\d_{model}_synthetic_[0-9a-f]{{4}}", folder.name)
+    summary = check_run_folder(folder, name)
+    assert summary["choices"]["model"] == model and summary["final"]["split"] == "test"
+    assert str(folder) in result.stdout + result.stderr  # run folder printed
+
+
+def test_multirun_gives_one_complete_folder_per_job(tmp_path):
+    result = run_cli("run.py", "-m", "optim.lr=1e-3,1e-4", f"paths.output_root={tmp_path}", *TINY[:-1])
+    assert result.returncode == 0, result.stderr
+    (sweep,) = (tmp_path / "sweeps").iterdir()
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert [j.name for j in jobs] == ["0", "1"]
+    lrs = {check_run_folder(job, "SignTransformer")["overrides"][0] for job in jobs}
+    assert lrs == {"optim.lr=0.001", "optim.lr=0.0001"}
+
+
+def test_user_errors_exit_non_zero_with_one_message_and_no_traceback(tmp_path):
+    result = run_cli("run.py", "data=keypoints", f"data.root={tmp_path}/nowhere", f"paths.output_root={tmp_path}")
+    out = result.stdout + result.stderr
+    assert result.returncode == 2
+    assert "data directory not found" in out and "Traceback" not in out
+    (folder,) = (tmp_path / "runs").iterdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["status"] == "failed" and "data directory not found" in summary["error"]
+
+
+def test_model_data_mismatch_names_the_data_option(tmp_path, npz_root):
+    result = run_cli("run.py", "model=iv3_gru", "data=keypoints", f"data.root={npz_root}", f"paths.output_root={tmp_path}")
+    assert result.returncode == 2 and "use data=features" in result.stdout + result.stderr
+
+
+def test_file_backed_data_trains(tmp_path, npz_root):
+    result = run_cli("run.py", "model=iv3_gru", "data=features", f"data.root={npz_root}", "data.num_gloss=6",
+                     "data.num_cat=2", f"paths.output_root={tmp_path}", "trainer=smoke", "model.hidden_sizes=[8]")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert "_iv3_gru_features_" in folder.name
+    summary = check_run_folder(folder, "InceptionV3GRU")
+    assert summary["final"]["split"] == "val"  # no test split configured: says so
+
+
+def test_signlang_command(tmp_path):
+    assert run_cli("-m", "signlang.cli", "--version").stdout.startswith("signlang ")
+    result = run_cli("-m", "signlang.cli", "train", "experiment=smoke", f"paths.output_root={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    (folder,) = (tmp_path / "runs").iterdir()
+    check_run_folder(folder, "SignTransformer")
+
+
+def test_config_typos_exit_non_zero_without_traceback(tmp_path):
+    for typo in ("trainer.max_epoc=1", "model=transfomer"):
+        result = run_cli("run.py", typo, f"paths.output_root={tmp_path}")
+        out = result.stdout + result.stderr
+        assert result.returncode != 0 and "Traceback" not in out
+        assert typo.split("=")[0].split(".")[-1] in out or "transfomer" in out
