@@ -64,11 +64,14 @@ def exit_on_user_error(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(130)
         except Exception as exc:
             message = user_message(exc)
-            if message is None or _debug() or _in_multirun():
-                if message is not None:
-                    log.error("%s", message)
+            if message is None or _debug():
                 raise
             log.error("%s", message)
+            if _in_multirun():
+                from hydra.errors import CompactHydraException
+
+                # Hydra marks the job failed, runs the others, then prints this line (no traceback).
+                raise CompactHydraException(message) from exc
             sys.exit(2)
 
     return wrapper

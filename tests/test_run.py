@@ -21,6 +21,7 @@ TINY = ["trainer=smoke", "data.num_gloss=4", "data.num_cat=2", "data.train_per_g
 def check_run_folder(folder: Path, model_name: str) -> dict:
     assert (folder / ".hydra" / "config.yaml").is_file() and (folder / ".hydra" / "overrides.yaml").is_file()
     assert "epoch 1/1" in (folder / "run.log").read_text()
+    assert (folder / ".hydra" / "overrides.yaml").read_text() == "- marker\n"  # Hydra did not rewrite it
     with open(folder / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 1 and set(METRIC_COLUMNS) <= set(rows[0])
@@ -95,3 +96,27 @@ def test_config_typos_exit_non_zero_without_traceback(tmp_path):
         out = result.stdout + result.stderr
         assert result.returncode != 0 and "Traceback" not in out
         assert typo.split("=")[0].split(".")[-1] in out or "transfomer" in out
+
+
+def test_a_folder_that_holds_a_run_is_never_reused(tmp_path):
+    folder = tmp_path / "fixed"
+    first = run_cli("run.py", "experiment=smoke", f"hydra.run.dir={folder}")
+    assert first.returncode == 0, first.stderr
+    (folder / ".hydra" / "overrides.yaml").write_text("- marker\n")
+    before = (folder / "metrics.csv").read_bytes(), (folder / "summary.json").read_bytes()
+    second = run_cli("run.py", "experiment=smoke", f"hydra.run.dir={folder}")
+    out = second.stdout + second.stderr
+    assert second.returncode != 0 and "already holds a run" in out and "Traceback" not in out
+    assert ((folder / "metrics.csv").read_bytes(), (folder / "summary.json").read_bytes()) == before
+    assert "epoch 1/1" in (folder / "run.log").read_text()
+    assert (folder / ".hydra" / "overrides.yaml").read_text() == "- marker\n"  # Hydra did not rewrite it
+
+
+def test_a_failing_sweep_job_is_marked_and_the_others_still_run(tmp_path, npz_root):
+    result = run_cli("run.py", "-m", "data=keypoints", f"data.root={tmp_path}/nowhere,{npz_root}", "data.num_gloss=6",
+                     "data.num_cat=2", f"paths.output_root={tmp_path}", "trainer=smoke")  # fmt: skip
+    out = result.stdout + result.stderr
+    assert result.returncode != 0 and "data directory not found" in out and "Traceback" not in out
+    (sweep,) = (tmp_path / "sweeps").iterdir()
+    statuses = [json.loads((sweep / job / "summary.json").read_text())["status"] for job in ("0", "1")]
+    assert statuses == ["failed", "finished"]
