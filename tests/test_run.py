@@ -21,7 +21,6 @@ TINY = ["trainer=smoke", "data.num_gloss=4", "data.num_cat=2", "data.train_per_g
 def check_run_folder(folder: Path, model_name: str) -> dict:
     assert (folder / ".hydra" / "config.yaml").is_file() and (folder / ".hydra" / "overrides.yaml").is_file()
     assert "epoch 1/1" in (folder / "run.log").read_text()
-    assert (folder / ".hydra" / "overrides.yaml").read_text() == "- marker\n"  # Hydra did not rewrite it
     with open(folder / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 1 and set(METRIC_COLUMNS) <= set(rows[0])
