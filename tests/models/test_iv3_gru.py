@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torchvision.models import inception_v3
 
 from signlang.errors import ConfigError
 from signlang.models import InceptionV3GRU
 
-from test_transformer import batch
+from test_transformer import batch, losses_on_a_fixed_batch
 
 SMALL = dict(input_dim=2048, num_gloss=5, num_cat=2, hidden_sizes=[32, 16])
 
@@ -18,17 +17,7 @@ SMALL = dict(input_dim=2048, num_gloss=5, num_cat=2, hidden_sizes=[32, 16])
 def test_loss_drops_on_a_fixed_batch():
     torch.manual_seed(0)
     model = InceptionV3GRU(**SMALL, dropout=0.0, input_dropout=0.0)
-    x, pad = batch(width=2048)
-    gloss, cat = torch.tensor([0, 3, 4]), torch.tensor([0, 1, 1])
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    losses = []
-    for _ in range(30):
-        g, c = model(x, pad)
-        loss = F.cross_entropy(g, gloss) + F.cross_entropy(c, cat)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = losses_on_a_fixed_batch(model, width=2048, lr=1e-2)
     assert losses[-1] < 0.2 * losses[0]
 
 
