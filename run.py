@@ -3,15 +3,18 @@
     python run.py                                        # SignTransformer on synthetic data
     python run.py model=iv3_gru data=features data.root=data/processed
     python run.py -m optim.lr=1e-3,1e-4 trainer.max_epochs=1   # a sweep, one folder per job
+    python run.py trainer.resume=experiments/runs/<run> trainer.max_epochs=50
 """
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from signlang.config import check_model_fits_data, register_resolvers
 from signlang.errors import exit_on_user_error
 from signlang.runtime import seed_everything
+from signlang.training.resume import restore_config
 from signlang.training.run_folder import RunFolder
 
 register_resolvers()
@@ -21,9 +24,11 @@ register_resolvers()
 @exit_on_user_error
 def main(cfg: DictConfig) -> float:
     """Compose, instantiate, train, evaluate. Returns the best val gloss accuracy (for sweepers)."""
-    run = RunFolder.from_hydra()
+    run = RunFolder.from_hydra(resuming=bool(cfg.trainer.resume))
     with run.recording():  # summary.json records failed / interrupted if anything below raises
-        seed_everything(cfg.trainer.seed)
+        if cfg.trainer.resume:  # the run's own config, with this command's overrides on top
+            cfg = restore_config(cfg, run.path, list(HydraConfig.get().overrides.task))
+        seed_everything(cfg.trainer.seed, deterministic=cfg.trainer.deterministic)
         data = instantiate(cfg.data)
         model = instantiate(cfg.model)
         check_model_fits_data(model, data)

@@ -8,7 +8,7 @@ import runpy
 import sys
 from pathlib import Path
 
-from signlang import __version__
+from signlang import __version__, validate
 
 log = logging.getLogger("signlang")
 
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     train = sub.add_parser("train", help="train a model (same as python run.py; Hydra overrides follow)", add_help=False)
     train.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides, e.g. model=iv3_gru optim.lr=1e-4")
+    validate.add_arguments(sub.add_parser("validate", help="check a folder of .npz clips and its labels CSV"))
     return parser
 
 
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "train":
         return _train(args.overrides)
+    if args.command == "validate":
+        return validate.run(args)
     build_parser().print_help()
     return 0
 

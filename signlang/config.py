@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 
 from signlang.data.layout import INPUT_DIMS
 from signlang.errors import ConfigError
+from signlang.training.resume import hydra_subdir_resolver, run_dir_resolver
 
 DESCRIPTIONS = {
     "keypoints": "keypoints [T,156] (78 points x (x, y))",
@@ -31,10 +32,14 @@ def register_resolvers() -> None:
     - ``${signlang.input_kind:${model._target_}}``: what the chosen model reads, so synthetic data
       can generate it.
     - ``${signlang.input_dim:keypoints}``: the frame width of a kind of data (156 or 2048).
+    - ``${signlang.run_dir:${trainer.resume},'<new folder>'}`` and ``${signlang.hydra_subdir:...}``:
+      a resumed run continues in its own folder and keeps its original ``.hydra/``.
     """
     OmegaConf.register_new_resolver("signlang.uid", lambda: secrets.token_hex(2), use_cache=True, replace=True)
     OmegaConf.register_new_resolver("signlang.input_kind", model_input_kind, replace=True)
     OmegaConf.register_new_resolver("signlang.input_dim", lambda kind: INPUT_DIMS[kind], replace=True)
+    OmegaConf.register_new_resolver("signlang.run_dir", run_dir_resolver, use_cache=True, replace=True)
+    OmegaConf.register_new_resolver("signlang.hydra_subdir", hydra_subdir_resolver, use_cache=True, replace=True)
 
 
 def check_model_fits_data(model: object, data: object) -> None:

@@ -1,4 +1,4 @@
-"""Hydra callbacks registered in ``conf/config.yaml``."""
+"""Hydra callbacks registered in ``conf/config.yaml``: checks that must run before Hydra writes anything."""
 
 from __future__ import annotations
 
@@ -8,37 +8,59 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from signlang.training.resume import resume_run_dir
 from signlang.training.run_folder import CHECKPOINT_DIR, METRICS_FILE
 
 
-class RunFolderTaken(SystemExit):
+class RunFolderError(SystemExit):
     """Exit with one line on stderr and status 1 (Hydra turns other callback errors into warnings)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"error: {message}")
 
 
 def _holds_run(folder: Path) -> bool:
     return (folder / METRICS_FILE).exists() or (folder / CHECKPOINT_DIR).exists()
 
 
-class ProtectRunFolders(Callback):
-    """Refuse to start when the output folder already holds a run.
+def _writable(folder: Path) -> None:
+    """Create ``folder`` now so an unwritable output root fails with one clear line."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunFolderError(f"cannot create {folder} ({e.strerror}); set paths.output_root to a writable folder") from None
 
-    Hydra writes ``.hydra/`` into the output folder before the task runs, so the check has to
+
+class ProtectRunFolders(Callback):
+    """Refuse an output folder that already holds a run (unless resuming it) or cannot be written.
+
+    Hydra writes ``.hydra/`` into the output folder before the task runs, so these checks have to
     happen here, before anything is written: nothing a run wrote is ever overwritten.
     """
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        resume = config.trainer.get("resume")
         folder = Path(str(config.hydra.run.dir))
+        if resume:
+            target = resume_run_dir(resume)
+            if not Path(str(resume)).exists() or not _holds_run(target):
+                raise RunFolderError(f"trainer.resume={resume}: no run folder or checkpoint there; give a run folder or its checkpoints/<Model>_last.pt")
+            return
         if _holds_run(folder):
-            raise RunFolderTaken(
-                f"error: {folder} already holds a run; nothing a run wrote is overwritten. "
-                "Leave hydra.run.dir at its default or point it at a new folder"
+            raise RunFolderError(
+                f"{folder} already holds a run; nothing a run wrote is overwritten. "
+                "Leave hydra.run.dir at its default, point it at a new folder, or continue it with trainer.resume"
             )
+        _writable(folder)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.trainer.get("resume"):
+            raise RunFolderError("trainer.resume continues one run; it cannot be swept. Resume each run on its own")
         sweep = Path(str(config.hydra.sweep.dir))
         taken = [p for p in sweep.glob("*") if p.is_dir() and _holds_run(p)] if sweep.is_dir() else []
         if taken:
-            raise RunFolderTaken(
-                f"error: {sweep} already holds sweep jobs ({taken[0].name}, ...); nothing a run wrote is overwritten. "
+            raise RunFolderError(
+                f"{sweep} already holds sweep jobs ({taken[0].name}, ...); nothing a run wrote is overwritten. "
                 "Leave hydra.sweep.dir at its default or point it at a new folder"
             )
+        _writable(sweep)

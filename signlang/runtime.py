@@ -1,7 +1,8 @@
-"""Process-level set-up a run needs once: seeds and the device."""
+"""Process-level set-up a run needs once: seeds, determinism and the device."""
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -10,11 +11,19 @@ import torch
 from signlang.errors import ConfigError
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA) so runs with the same seed repeat."""
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA); optionally force deterministic kernels.
+
+    DataLoader workers are seeded from the loader's own generator (signlang.data.loader).
+    """
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # required by cuBLAS for determinism
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
 
 
 def resolve_device(device: str) -> torch.device:

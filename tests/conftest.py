@@ -47,10 +47,10 @@ def shared_data() -> Path:
     return SHARED
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``python run.py <args>`` (or any script) in a subprocess, as a user would."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    env.pop("HYDRA_FULL_ERROR", None)
+    base = {k: v for k, v in os.environ.items() if k not in ("HYDRA_FULL_ERROR", "SIGNLANG_DEBUG")}
+    env = {**base, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", **(env or {})}
     return subprocess.run(
         [sys.executable, *args], cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=timeout
     )

@@ -29,6 +29,9 @@ def check_run_folder(folder: Path, model_name: str) -> dict:
         assert state["model_name"] == model_name and state["config"]["trainer"]["max_epochs"] == 1
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["best_epoch"] == 1 and summary["wall_time_s"] > 0
+    env = json.loads((folder / "env.json").read_text())
+    assert env["packages"]["torch"] and env["python"] and "run.py" in " ".join(env["command"])
+    assert env["git"] is None or len(env["git"]["commit"]) == 40
     return summary
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from typing import Iterator
 
 import numpy as np
+import torch
 from torch.utils.data import DataLoader, Dataset
 
 from signlang.data.clips import ClipSet
@@ -84,12 +86,20 @@ def make_loader(
     sampler = BatchSampler(clips.lengths, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
     extra = {}
     if num_workers > 0:
-        extra = {"persistent_workers": True, "prefetch_factor": prefetch_factor or 2}
+        extra = {"persistent_workers": True, "prefetch_factor": prefetch_factor or 2, "worker_init_fn": seed_worker}
     return DataLoader(
         _Indices(len(clips)),
         batch_sampler=sampler,
         collate_fn=clips.batch,
         num_workers=num_workers,
         pin_memory=pin_memory,
+        generator=torch.Generator().manual_seed(seed),  # worker seeds derive from it
         **extra,
     )
+
+
+def seed_worker(worker_id: int) -> None:
+    """Seed NumPy and ``random`` in a loader worker from the per-worker torch seed."""
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)

@@ -33,13 +33,13 @@ def clip_name(file: str) -> str:
     return name[:-4] if name.lower().endswith(".npz") else name
 
 
-def read_labels(path: str | Path, num_gloss: int, num_cat: int) -> pd.DataFrame:
-    """Read and check a labels CSV; returns columns file (clip id), gloss, cat, occluded."""
+def read_label_table(path: str | Path) -> pd.DataFrame:
+    """Read a labels CSV as text; a missing file, unreadable CSV or missing column is a DataError."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"labels CSV not found: {path}. Point data.*_labels at a CSV with header {LABEL_HEADER}")
     try:
-        df = pd.read_csv(path, dtype={"file": str}, skipinitialspace=True)
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty; it needs the header {LABEL_HEADER} and one row per clip") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
@@ -51,44 +51,83 @@ def read_labels(path: str | Path, num_gloss: int, num_cat: int) -> pd.DataFrame:
             f"{path} lacks column(s) {', '.join(missing)} (found: {', '.join(df.columns)}); "
             f"the header must be {LABEL_HEADER}"
         )
-    if df.empty:
-        raise DataError(f"{path} has a header but no rows; add one row per clip")
-    if "occluded" not in df.columns:
-        df["occluded"] = 0
+    return df
 
-    def rows(mask: pd.Series) -> str:  # CSV line numbers: 1-based, after the header
+
+def label_problems(df: pd.DataFrame, path: str | Path, num_gloss: int | None, num_cat: int | None) -> tuple[pd.DataFrame, list[str]]:
+    """Normalise a label table (clip ids, integer labels) and list everything wrong with it.
+
+    ``num_gloss``/``num_cat`` of None skip the upper range check. Line numbers count the header as 1.
+    """
+    problems: list[str] = []
+
+    def lines(mask: pd.Series) -> str:
         return ", ".join(str(i + 2) for i in np.flatnonzero(mask.to_numpy())[:5])
 
-    no_file = df["file"].isna() | (df["file"].astype(str).str.strip() == "")
+    if df.empty:
+        return df, [f"{path} has a header but no rows; add one row per clip"]
+    df = df.copy()
+    if "occluded" not in df.columns:
+        df["occluded"] = "0"
+    no_file = df["file"].str.strip() == ""
     if no_file.any():
-        raise DataError(f"{path}: {int(no_file.sum())} row(s) without a file name (line {rows(no_file)})")
+        problems.append(f"{path}: {int(no_file.sum())} row(s) without a file name (line {lines(no_file)})")
     df["file"] = df["file"].map(clip_name)
 
     for column, count, option in (("gloss", num_gloss, "num_gloss"), ("cat", num_cat, "num_cat")):
         values = pd.to_numeric(df[column], errors="coerce")
         bad = values.isna() | (values != values.round())
         if bad.any():
-            raise DataError(f"{path}: non-integer {column} label(s) on line {rows(bad)}; labels are 0-based integers")
-        values = values.astype(np.int64)
-        out = (values < 0) | (values >= count)
+            problems.append(f"{path}: non-integer {column} label(s) on line {lines(bad)}; labels are 0-based integers")
+        values = values.fillna(-1).astype(np.int64)
+        out = ~bad & ((values < 0) | ((values >= count) if count is not None else False))
         if out.any():
             seen = sorted(set(values[out].tolist()))[:5]
-            raise DataError(
-                f"{path}: {column} labels {seen} on line {rows(out)} are outside [0, {count - 1}]; "
-                f"labels are 0-based, so set data.{option} to the number of classes (now {count})"
+            upper = f"[0, {count - 1}]" if count is not None else "[0, ...)"
+            problems.append(
+                f"{path}: {column} labels {seen} on line {lines(out)} are outside {upper}; labels are 0-based"
+                + (f", so set data.{option} to the number of classes (now {count})" if count is not None else "")
             )
         df[column] = values
     occluded = pd.to_numeric(df["occluded"], errors="coerce")
     bad = ~occluded.isin([0, 1])
     if bad.any():
-        raise DataError(f"{path}: occluded must be 0 or 1 (line {rows(bad)})")
-    df["occluded"] = occluded.astype(np.int64)
+        problems.append(f"{path}: occluded must be 0 or 1 (line {lines(bad)})")
+    df["occluded"] = occluded.fillna(0).astype(np.int64)
 
-    dup = df["file"].duplicated(keep=False)
+    dup = df["file"].duplicated(keep=False) & ~no_file
     if dup.any():
         names = sorted(set(df.loc[dup, "file"]))
-        raise DataError(f"{path}: {len(names)} clip(s) listed more than once: {summarize(names, sep=', ')}; keep one row per clip")
-    return df[["file", "gloss", "cat", "occluded"]].reset_index(drop=True)
+        problems.append(f"{path}: {len(names)} clip(s) listed more than once: {summarize(names, sep=', ')}; keep one row per clip")
+    return df[["file", "gloss", "cat", "occluded"]].reset_index(drop=True), problems
+
+
+def read_labels(path: str | Path, num_gloss: int, num_cat: int) -> pd.DataFrame:
+    """Read and check a labels CSV; returns columns file (clip id), gloss, cat, occluded."""
+    df, problems = label_problems(read_label_table(path), path, num_gloss, num_cat)
+    if problems:
+        raise DataError(summarize(problems, 3))
+    present = int(df["gloss"].max()) + 1
+    if present < num_gloss // 2:
+        log.warning("%s: labels use %d glosses but data.num_gloss=%d; check data.num_gloss", path, present, num_gloss)
+    return df
+
+
+def array_problems(path: Path, name: str, x: np.ndarray, width: int) -> list[str]:
+    """What is wrong with a per-frame array that should be ``[T, width]`` floats, all finite."""
+    if x.ndim != 2:
+        return [f"{path.name}: {name!r} has shape {list(x.shape)}, expected [T, {width}]"]
+    problems = []
+    if x.shape[1] != width:
+        problems.append(f"{path.name}: {name!r} has width {x.shape[1]}, expected {width}")
+    if x.shape[0] == 0:
+        problems.append(f"{path.name}: {name!r} has no frames (T = 0); drop the clip or re-extract it")
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        problems.append(f"{path.name}: {name!r} has dtype {x.dtype}, expected float")
+    elif not np.isfinite(x).all():
+        bad = int((~np.isfinite(x)).any(axis=1).sum())
+        problems.append(f"{path.name}: {name!r} has NaN/inf values in {bad} frame(s); clean or re-extract the clip")
+    return problems
 
 
 @dataclass
@@ -121,19 +160,13 @@ def read_clip(path: Path, kind: str, key: str, fallback_key: str | None = None) 
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
         raise DataError(f"{path.name}: unreadable, corrupt or truncated .npz ({type(e).__name__}: {e}); re-extract it") from None
 
-    if x.ndim != 2:
-        raise DataError(f"{path.name}: {use!r} has shape {list(x.shape)}, expected [T, {width}]")
-    if x.shape[1] != width:
+    if x.ndim == 2 and x.shape[1] != width:
         other = next((k for k, w in INPUT_DIMS.items() if k != kind and w == x.shape[1]), None)
         hint = f"these look like {other}: use {OTHER_DATA[kind]}" if other else "check data.key and the extraction"
         raise DataError(f"{path.name}: {use!r} has width {x.shape[1]}, but data={kind} needs {width}; {hint}")
-    if x.shape[0] == 0:
-        raise DataError(f"{path.name}: {use!r} has no frames (T = 0); drop the clip or re-extract it")
-    if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
-        raise DataError(f"{path.name}: {use!r} has dtype {x.dtype}, expected float")
-    if not np.isfinite(x).all():
-        bad = int((~np.isfinite(x)).any(axis=1).sum())
-        raise DataError(f"{path.name}: {use!r} has NaN/inf values in {bad} frame(s); clean or re-extract the clip")
+    problems = array_problems(path, use, x, width)
+    if problems:
+        raise DataError(problems[0])
     if mask is not None:
         if mask.shape != (x.shape[0], NUM_POINTS):
             raise DataError(f"{path.name}: 'mask' has shape {list(mask.shape)}, expected [{x.shape[0]}, {NUM_POINTS}]")

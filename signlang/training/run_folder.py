@@ -2,7 +2,7 @@
 
 Hydra creates the folder (and its ``.hydra/``); this class owns everything signlang writes
 into it. Files are appended or replaced atomically, never truncated, so a run's record survives
-crashes and nothing it wrote is lost.
+crashes, and a resumed run continues the same files.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from typing import Any, Iterator
 
 from signlang.errors import user_message
 from signlang.training.checkpoint import atomic_write
+from signlang.training.provenance import provenance
 
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.csv"
 SUMMARY_FILE = "summary.json"
+ENV_FILE = "env.json"
 CHECKPOINT_DIR = "checkpoints"
 STATUSES = ("running", "finished", "failed", "interrupted")
 
@@ -34,17 +36,43 @@ class RunFolder:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._started = time.time()
+        self._wall_before = 0.0  # time spent by earlier sessions of a resumed run
+        self.previous_status: str | None = None  # how the last session ended, when resuming
+        self.session_started = True  # False while a resume is being checked: a refusal leaves the record alone
+        self._overrides: list[str] = []
 
     @classmethod
-    def from_hydra(cls) -> "RunFolder":
-        """The folder Hydra made for this job (``hydra.runtime.output_dir``)."""
+    def from_hydra(cls, resuming: bool = False) -> "RunFolder":
+        """The folder Hydra made for this job (``hydra.runtime.output_dir``).
+
+        A fresh run records its provenance at once. A resumed run leaves the folder untouched until
+        the trainer has checked the checkpoint (:meth:`start_resumed_session`), so a refused resume
+        never changes the run's record.
+        """
         from hydra.core.hydra_config import HydraConfig
 
         hydra = HydraConfig.get()
         run = cls(hydra.runtime.output_dir)
-        choices = {k: v for k, v in hydra.runtime.choices.items() if not k.startswith("hydra")}
-        run.update_summary(status="running", choices=choices, overrides=list(hydra.overrides.task))
+        run._overrides = list(hydra.overrides.task)
+        if resuming:
+            run.previous_status = run.read_summary().get("status")
+            run.session_started = False
+        else:
+            choices = {k: v for k, v in hydra.runtime.choices.items() if not k.startswith("hydra")}
+            run.update_summary(status="running", choices=choices, overrides=run._overrides)
+            atomic_write(run.path / ENV_FILE, _json_bytes(provenance()))
         return run
+
+    def start_resumed_session(self) -> None:
+        """Record a resumed session: clean up after a killed save, note when and how it was resumed."""
+        for stale in (self.path / CHECKPOINT_DIR).glob(".*.tmp"):  # left by a process killed mid-save
+            stale.unlink()
+        previous = self.read_summary()
+        self._wall_before = float(previous.get("wall_time_s", 0.0))
+        sessions = previous.get("resumed", []) + [{"at": time.strftime("%Y-%m-%d %H:%M:%S"), "overrides": self._overrides}]
+        self.update_summary(status="running", resumed=sessions, error=None)
+        atomic_write(self.path / f"env_resumed_{len(sessions)}.json", _json_bytes(provenance()))
+        self.session_started = True
 
     @property
     def metrics_path(self) -> Path:
@@ -58,6 +86,13 @@ class RunFolder:
         """``checkpoints/<ModelName>_<which>.pt`` with which = best | last."""
         return self.path / CHECKPOINT_DIR / f"{model_name}_{which}.pt"
 
+    def recorded_epochs(self) -> list[int]:
+        """Epochs that already have a row in metrics.csv."""
+        if not self.metrics_path.exists():
+            return []
+        with open(self.metrics_path, newline="") as f:
+            return [int(row["epoch"]) for row in csv.DictReader(f) if row.get("epoch", "").isdigit()]
+
     def append_metrics(self, row: dict[str, Any]) -> None:
         """Append one epoch's row to metrics.csv (header on first write) and flush it to disk."""
         new = not self.metrics_path.exists()
@@ -69,6 +104,13 @@ class RunFolder:
             f.flush()
             os.fsync(f.fileno())
 
+    def append_missing_metrics(self, history: list[dict[str, Any]]) -> None:
+        """Append rows a checkpoint holds but metrics.csv lacks (a crash between the two writes)."""
+        recorded = set(self.recorded_epochs())
+        for row in history:
+            if row["epoch"] not in recorded:
+                self.append_metrics(row)
+
     def read_summary(self) -> dict[str, Any]:
         try:
             return json.loads(self.summary_path.read_text())
@@ -79,9 +121,8 @@ class RunFolder:
         """Merge ``fields`` into summary.json (atomically) and return the new summary."""
         summary = self.read_summary()
         summary.update(fields)
-        summary["wall_time_s"] = round(summary.get("wall_time_before_s", 0.0) + time.time() - self._started, 3)
-        text = json.dumps(summary, indent=2, sort_keys=False) + "\n"
-        atomic_write(self.summary_path, lambda f: f.write(text.encode()))
+        summary["wall_time_s"] = round(self._wall_before + time.time() - self._started, 3)
+        atomic_write(self.summary_path, _json_bytes(summary))
         return summary
 
     def set_status(self, status: str, **fields: Any) -> dict[str, Any]:
@@ -95,9 +136,15 @@ class RunFolder:
         try:
             yield self
         except KeyboardInterrupt:
-            self.set_status("interrupted")
+            if self.session_started:
+                self.set_status("interrupted")
             raise
         except Exception as exc:
-            message = user_message(exc) or f"{type(exc).__name__}: {exc}"
-            self.set_status("failed", error=message)
+            if self.session_started:
+                self.set_status("failed", error=user_message(exc) or f"{type(exc).__name__}: {exc}")
             raise
+
+
+def _json_bytes(obj: Any):
+    text = json.dumps(obj, indent=2) + "\n"
+    return lambda f: f.write(text.encode())

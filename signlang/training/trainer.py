@@ -1,13 +1,17 @@
-"""One readable training loop: train an epoch, validate, log a row, checkpoint, repeat.
+"""One readable training loop: train an epoch, validate, checkpoint, log a row, repeat.
 
 ``conf/trainer/*.yaml`` instantiates :class:`Trainer`; ``run.py`` hands it the model, the data,
-the optimizer and scheduler partials and the run folder.
+the optimizer and scheduler partials and the run folder. Everything needed to continue a run
+exactly (weights, optimizer, scheduler, AMP scaler, loop counters, RNG states) goes into
+``<Model>_last.pt`` after every epoch.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -19,13 +23,15 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import DataLoader
 
 from signlang import __version__
-from signlang.data.clips import ClipSet
+from signlang.data.clips import Batch, ClipSet
 from signlang.data.loader import make_loader
 from signlang.data.module import ClipData
-from signlang.errors import ConfigError
+from signlang.errors import ConfigError, SignlangError
 from signlang.runtime import resolve_device
 from signlang.training.checkpoint import load_checkpoint, save_checkpoint
+from signlang.training.rng import rng_state, set_rng_state
 from signlang.training.run_folder import RunFolder
+from signlang.training.signals import InterruptGuard
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,11 @@ METRIC_COLUMNS = (
     "epoch", "train_loss", "train_gloss_acc", "train_cat_acc",
     "val_loss", "val_gloss_acc", "val_cat_acc", "lr", "epoch_time_s",
 )  # fmt: skip
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class TrainingDiverged(SignlangError):
+    """The loss became NaN or infinite."""
 
 
 def param_groups(model: nn.Module) -> list[dict[str, Any]]:
@@ -45,6 +56,30 @@ def param_groups(model: nn.Module) -> list[dict[str, Any]]:
     return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+@dataclass
+class LoopState:
+    """The loop's own counters, saved in every checkpoint so a resumed run picks up exactly."""
+
+    epoch: int = 0  # last completed epoch
+    best_key: list[float] | None = None  # (val gloss acc, -val loss) of the best epoch
+    best_epoch: int | None = None
+    best: dict[str, float] = field(default_factory=dict)
+    stale_epochs: int = 0  # epochs since the best one (early stopping)
+    history: list[dict[str, Any]] = field(default_factory=list)  # metrics.csv rows
+
+    def record(self, row: dict[str, Any]) -> bool:
+        """Add an epoch's row; returns whether it is the new best (val gloss acc, ties to lower loss)."""
+        self.epoch = row["epoch"]
+        self.history.append(row)
+        key = [row["val_gloss_acc"], -row["val_loss"]]
+        if self.best_key is None or key > self.best_key:
+            self.best_key, self.best_epoch, self.stale_epochs = key, self.epoch, 0
+            self.best = {k: row[k] for k in ("val_loss", "val_gloss_acc", "val_cat_acc")}
+            return True
+        self.stale_epochs += 1
+        return False
+
+
 class Trainer:
     """Fits a two-head model (gloss, category) and keeps the run folder up to date after every epoch."""
 
@@ -53,10 +88,18 @@ class Trainer:
         max_epochs: int = 10,
         seed: int = 0,
         device: str = "auto",
+        deterministic: bool = False,
+        amp: bool = False,
+        amp_dtype: str = "auto",
         gloss_weight: float = 0.5,
         cat_weight: float = 0.5,
-        num_workers: int = 0,
+        label_smoothing: float = 0.0,
+        grad_clip: float | None = None,
+        early_stop: int | None = None,
+        num_workers: int | str = "auto",
         pin_memory: bool | str = "auto",
+        prefetch_factor: int = 2,
+        resume: str | None = None,
         limit_train_batches: int | None = None,
         limit_val_batches: int | None = None,
         log_every: int = 10,
@@ -66,15 +109,38 @@ class Trainer:
             raise ConfigError(f"trainer.max_epochs must be >= 1, got {max_epochs}")
         if gloss_weight < 0 or cat_weight < 0 or gloss_weight + cat_weight == 0:
             raise ConfigError("trainer.gloss_weight and trainer.cat_weight must be >= 0 and not both 0")
-        if num_workers < 0:
-            raise ConfigError(f"trainer.num_workers must be >= 0, got {num_workers}")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ConfigError(f"trainer.label_smoothing must be in [0, 1), got {label_smoothing}")
+        if grad_clip is not None and grad_clip <= 0:
+            raise ConfigError(f"trainer.grad_clip must be > 0 or null, got {grad_clip}")
+        if early_stop is not None and early_stop < 1:
+            raise ConfigError(f"trainer.early_stop must be >= 1 or null, got {early_stop}")
+        if num_workers != "auto" and (not isinstance(num_workers, int) or num_workers < 0):
+            raise ConfigError(f"trainer.num_workers must be auto or an integer >= 0, got {num_workers!r}")
+        if amp_dtype not in ("auto", *AMP_DTYPES):
+            raise ConfigError(f"trainer.amp_dtype must be auto, bf16 or fp16, got {amp_dtype!r}")
         self.max_epochs = max_epochs
         self.seed = seed
         self.device = resolve_device(device)
+        self.deterministic = deterministic
+        self.amp = bool(amp)
+        if self.amp and self.device.type != "cuda":
+            log.warning("trainer.amp=true needs CUDA; training on %s in float32 instead", self.device)
+            self.amp = False
+        if amp_dtype == "auto":
+            amp_dtype = "bf16" if self.amp and torch.cuda.is_bf16_supported() else "fp16"
+        self.amp_dtype = AMP_DTYPES[amp_dtype]
         self.gloss_weight = gloss_weight
         self.cat_weight = cat_weight
-        self.num_workers = num_workers
+        self.label_smoothing = label_smoothing
+        self.grad_clip = grad_clip
+        self.early_stop = early_stop
+        # Splits are held in memory and a batch is one gather, so worker processes would only add
+        # inter-process copies: "auto" means the main process.
+        self.num_workers = 0 if num_workers == "auto" else num_workers
         self.pin_memory = self.device.type == "cuda" if pin_memory == "auto" else bool(pin_memory)
+        self.prefetch_factor = prefetch_factor
+        self.resume = resume
         self.limit_train_batches = limit_train_batches
         self.limit_val_batches = limit_val_batches
         self.log_every = max(1, log_every)
@@ -89,13 +155,16 @@ class Trainer:
             seed=self.seed,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
+            prefetch_factor=self.prefetch_factor,
         )
 
-    def loss(self, logits: tuple[torch.Tensor, torch.Tensor], batch) -> torch.Tensor:
-        gloss_logits, cat_logits = logits
-        return self.gloss_weight * F.cross_entropy(gloss_logits, batch.gloss) + self.cat_weight * F.cross_entropy(
-            cat_logits, batch.cat
-        )
+    def loss(self, logits: tuple[torch.Tensor, torch.Tensor], batch: Batch) -> torch.Tensor:
+        gloss_logits, cat_logits = (t.float() for t in logits)
+        ce = lambda z, y: F.cross_entropy(z, y, label_smoothing=self.label_smoothing)  # noqa: E731
+        return self.gloss_weight * ce(gloss_logits, batch.gloss) + self.cat_weight * ce(cat_logits, batch.cat)
+
+    def _autocast(self):
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype, enabled=self.amp)
 
     def _batches(self, loader: DataLoader, limit: int | None, progress: Progress, label: str):
         total = len(loader) if limit is None else min(limit, len(loader))
@@ -107,44 +176,65 @@ class Trainer:
             progress.advance(task)
         progress.remove_task(task)
 
-    def train_epoch(self, model: nn.Module, loader: DataLoader, optimizer: Optimizer, progress: Progress, epoch: int) -> dict[str, float]:
-        model.train()
-        # Running sums stay on the device; they are read once per log interval, not every step.
-        totals = torch.zeros(4, device=self.device)  # loss*n, gloss correct, cat correct, n
-        for step, (task, batch) in enumerate(self._batches(loader, self.limit_train_batches, progress, f"epoch {epoch}")):
-            logits = model(batch.x, batch.pad_mask)
-            loss = self.loss(logits, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            n = len(batch)
-            totals += torch.stack([
-                loss.detach() * n,
-                (logits[0].argmax(1) == batch.gloss).sum(),
-                (logits[1].argmax(1) == batch.cat).sum(),
-                torch.tensor(float(n), device=self.device),
-            ])  # fmt: skip
-            if (step + 1) % self.log_every == 0:
-                progress.update(task, status=f"loss {totals[0].item() / totals[3].item():.4f}")
+    @staticmethod
+    def _tally(totals: torch.Tensor, loss: torch.Tensor, logits, batch: Batch) -> None:
+        """Add a batch's loss and correct counts to running sums kept on the device (no host sync)."""
+        n = len(batch)
+        totals += torch.stack([
+            loss.detach().float() * n,
+            (logits[0].argmax(1) == batch.gloss).sum(),
+            (logits[1].argmax(1) == batch.cat).sum(),
+            totals.new_tensor(float(n)),
+        ])  # fmt: skip
+
+    @staticmethod
+    def _means(totals: torch.Tensor) -> dict[str, float]:
         loss_sum, gloss_ok, cat_ok, n = totals.tolist()
         return {"loss": loss_sum / n, "gloss_acc": gloss_ok / n, "cat_acc": cat_ok / n}
 
+    def train_epoch(self, model, loader, optimizer, scaler, progress: Progress, epoch: int) -> dict[str, float]:
+        model.train()
+        totals = torch.zeros(4, device=self.device)  # loss*n, gloss correct, cat correct, n
+        first_bad = torch.tensor(-1, device=self.device)  # first step with a non-finite loss
+        steps = self._batches(loader, self.limit_train_batches, progress, f"epoch {epoch}")
+        for step, (task, batch) in enumerate(steps, start=1):
+            with self._autocast():
+                logits = model(batch.x, batch.pad_mask)
+                loss = self.loss(logits, batch)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if self.grad_clip is not None:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            self._tally(totals, loss, logits, batch)
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), step, first_bad)
+            if step % self.log_every == 0:  # the only host syncs: the progress display and the NaN check
+                self._check_finite(first_bad, epoch)
+                progress.update(task, status=f"loss {totals[0].item() / totals[3].item():.4f}")
+        self._check_finite(first_bad, epoch)
+        return self._means(totals)
+
+    def _check_finite(self, first_bad: torch.Tensor, epoch: int) -> None:
+        step = int(first_bad.item())
+        if step >= 0:
+            raise TrainingDiverged(
+                f"non-finite loss at epoch {epoch}, step {step}; training stopped and the last good checkpoint "
+                f"({'epoch ' + str(epoch - 1) if epoch > 1 else 'none yet'}) is kept. "
+                "Lower optim.lr, set trainer.grad_clip, or check the data for extreme values"
+            )
+
     @torch.no_grad()
-    def evaluate(self, model: nn.Module, loader: DataLoader, progress: Progress, label: str, limit: int | None = None) -> dict[str, float]:
+    def evaluate(self, model, loader, progress: Progress, label: str, limit: int | None = None) -> dict[str, float]:
         """Loss and top-1 accuracies over ``loader`` (every clip counted once)."""
         model.eval()
         totals = torch.zeros(4, device=self.device)
         for _, batch in self._batches(loader, limit, progress, label):
-            logits = model(batch.x, batch.pad_mask)
-            n = len(batch)
-            totals += torch.stack([
-                self.loss(logits, batch) * n,
-                (logits[0].argmax(1) == batch.gloss).sum(),
-                (logits[1].argmax(1) == batch.cat).sum(),
-                torch.tensor(float(n), device=self.device),
-            ])  # fmt: skip
-        loss_sum, gloss_ok, cat_ok, n = totals.tolist()
-        return {"loss": loss_sum / n, "gloss_acc": gloss_ok / n, "cat_acc": cat_ok / n}
+            with self._autocast():
+                logits = model(batch.x, batch.pad_mask)
+            self._tally(totals, self.loss(logits, batch), logits, batch)
+        return self._means(totals)
 
     def _progress(self) -> Progress:
         return Progress(
@@ -168,30 +258,46 @@ class Trainer:
         run: RunFolder,
         config: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Train for ``max_epochs``, keep best/last checkpoints, then score the best one on test (or val)."""
+        """Train to ``max_epochs`` (or an early stop), then score the best checkpoint on test (or val)."""
         data.setup()
         model_name = type(model).__name__
-        norm = getattr(model, "input_norm", None)
-        if norm is not None and not bool(norm.fitted):
-            norm.fit(data.split("train").x)  # training statistics only: val/test stay unseen
+        resumed = self._resume_checkpoint(run, model_name) if self.resume else None
+        if resumed is not None:
+            self._load_weights(model, resumed)
+        else:
+            norm = getattr(model, "input_norm", None)
+            if norm is not None and not bool(norm.fitted):
+                norm.fit(data.split("train").x)  # training statistics only: val/test stay unseen
         model.to(self.device)
         opt = optimizer(param_groups(model))
         sched = scheduler(opt)
+        scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp and self.amp_dtype == torch.float16)
+        loop = LoopState()
+        if resumed is not None:
+            opt.load_state_dict(resumed["optimizer"])
+            sched.load_state_dict(resumed["scheduler"])
+            scaler.load_state_dict(resumed["scaler"])
+            loop = LoopState(**resumed["loop"])
+            set_rng_state(resumed["rng"])
+            run.start_resumed_session()
+            run.append_missing_metrics(loop.history)
+            log.info("resuming %s after epoch %d of %d", run.path, loop.epoch, self.max_epochs)
+
         train_loader = self.loader(data.split("train"), data.batch_size, train=True)
         val_loader = self.loader(data.split("val"), data.eval_batch_size, train=False)
         n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
         log.info("run folder: %s", run.path)
-        log.info("%s: %.2fM trainable parameters on %s", model_name, n_params / 1e6, self.device)
+        log.info("%s: %.2fM trainable parameters on %s%s", model_name, n_params / 1e6, self.device,
+                 f", AMP {str(self.amp_dtype)[6:]}" if self.amp else "")  # fmt: skip
         run.set_status("running", model=model_name, max_epochs=self.max_epochs, device=str(self.device), signlang_version=__version__)
+        base = {"model_name": model_name, "config": config or {}, "gloss_names": data.gloss_names, "cat_names": data.cat_names}
 
-        state = {"model_name": model_name, "config": config or {}, "gloss_names": data.gloss_names, "cat_names": data.cat_names}
-        best_key, best_epoch, best = None, None, {}
-        with self._progress() as progress:
-            for epoch in range(1, self.max_epochs + 1):
+        with InterruptGuard() as guard, self._progress() as progress:
+            for epoch in range(loop.epoch + 1, self.max_epochs + 1):
                 start = time.perf_counter()
                 lr = opt.param_groups[0]["lr"]
                 train_loader.batch_sampler.set_epoch(epoch)
-                train = self.train_epoch(model, train_loader, opt, progress, epoch)
+                train = self.train_epoch(model, train_loader, opt, scaler, progress, epoch)
                 val = self.evaluate(model, val_loader, progress, "val", self.limit_val_batches)
                 sched.step(val["gloss_acc"]) if isinstance(sched, ReduceLROnPlateau) else sched.step()
                 row = {
@@ -201,41 +307,81 @@ class Trainer:
                     "lr": lr,
                     "epoch_time_s": round(time.perf_counter() - start, 3),
                 }
-                run.append_metrics(row)
-                key = (val["gloss_acc"], -val["loss"])  # ties in accuracy go to the lower loss
-                improved = best_key is None or key > best_key
-                if improved:
-                    best_key, best_epoch = key, epoch
-                    best = {"val_loss": val["loss"], "val_gloss_acc": val["gloss_acc"], "val_cat_acc": val["cat_acc"]}
-                state.update(
-                    model=model.state_dict(),
-                    optimizer=opt.state_dict(),
-                    scheduler=sched.state_dict(),
-                    epoch=epoch,
-                    best_epoch=best_epoch,
-                    best_metric=best_key[0],
-                )
-                save_checkpoint(run.checkpoint_path(model_name, "last"), state)
-                if improved:
-                    save_checkpoint(run.checkpoint_path(model_name, "best"), state)
-                run.update_summary(epochs_completed=epoch, best_epoch=best_epoch, best=best)
+                improved = loop.record(row)
+                stop = self.early_stop is not None and loop.stale_epochs >= self.early_stop
+                with guard.critical():  # a signal here waits until the run's files are consistent
+                    state = {
+                        **base,
+                        "model": model.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict(),
+                        "scaler": scaler.state_dict(),
+                        "epoch": epoch,
+                        "best_epoch": loop.best_epoch,
+                        "best_metric": loop.best_key[0],
+                        "loop": asdict(loop),
+                        "rng": rng_state(),
+                        "signlang_version": __version__,
+                    }
+                    if improved:
+                        save_checkpoint(run.checkpoint_path(model_name, "best"), state)
+                    save_checkpoint(run.checkpoint_path(model_name, "last"), state)
+                    run.append_metrics(row)
+                    run.update_summary(epochs_completed=epoch, best_epoch=loop.best_epoch, best=loop.best)
                 log.info(
                     "epoch %d/%d  train loss %.4f gloss %.3f cat %.3f | val loss %.4f gloss %.3f cat %.3f | lr %.2e | %.1fs%s",
                     epoch, self.max_epochs, train["loss"], train["gloss_acc"], train["cat_acc"],
                     val["loss"], val["gloss_acc"], val["cat_acc"], lr, row["epoch_time_s"],
                     "  * best" if improved else "",
                 )  # fmt: skip
-
+                if stop:
+                    log.info("early stop: val gloss accuracy has not improved for %d epochs (trainer.early_stop)", loop.stale_epochs)
+                    run.update_summary(early_stopped={"epoch": epoch, "patience": self.early_stop})
+                    break
             final = self.final_evaluation(model, data, run, model_name, progress)
         summary = run.set_status("finished", final=final)
         log.info(
             "done: best epoch %d, val gloss %.3f cat %.3f; %s gloss %.3f cat %.3f (best checkpoint)",
-            best_epoch, best["val_gloss_acc"], best["val_cat_acc"], final["split"], final["gloss_acc"], final["cat_acc"],
+            loop.best_epoch, loop.best["val_gloss_acc"], loop.best["val_cat_acc"], final["split"], final["gloss_acc"], final["cat_acc"],
         )  # fmt: skip
         log.info("run folder: %s", run.path)
         return summary
 
-    def final_evaluation(self, model: nn.Module, data: ClipData, run: RunFolder, model_name: str, progress: Progress) -> dict[str, Any]:
+    def _resume_checkpoint(self, run: RunFolder, model_name: str) -> dict[str, Any]:
+        """The checkpoint named by ``trainer.resume`` (a run folder means its ``_last.pt``), checked."""
+        target = Path(str(self.resume))
+        path = run.checkpoint_path(model_name, "last") if target.is_dir() else target
+        if not path.is_file():
+            found = sorted(p.name for p in (run.path / "checkpoints").glob("*_last.pt"))
+            raise ConfigError(
+                f"trainer.resume={self.resume}: no {path.name} to resume from"
+                + (f" (this run folder holds {', '.join(found)}: a checkpoint from a different model)" if found else "")
+            )
+        state = load_checkpoint(path, map_location=self.device)
+        if state.get("model_name") != model_name or "loop" not in state:
+            raise ConfigError(f"{path} holds a {state.get('model_name', 'non-resumable')} checkpoint, not {model_name}; resume the run it came from")
+        done = run.recorded_epochs()
+        if done and state["epoch"] < max(done):
+            raise ConfigError(
+                f"{path} is from epoch {state['epoch']}, but {run.metrics_path} already records epoch {max(done)}; "
+                "resume from the run folder (its _last.pt) so no epoch is recorded twice"
+            )
+        if state["epoch"] >= self.max_epochs and run.previous_status == "finished":
+            raise ConfigError(
+                f"the run already trained {state['epoch']} epochs (trainer.max_epochs={self.max_epochs}); "
+                "raise trainer.max_epochs to continue it"
+            )
+        return state
+
+    @staticmethod
+    def _load_weights(model: nn.Module, state: dict[str, Any]) -> None:
+        try:
+            model.load_state_dict(state["model"])
+        except RuntimeError as e:
+            first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
+            raise ConfigError(f"the checkpoint does not fit this model ({first}); resume with the run's own model settings") from None
+
+    def final_evaluation(self, model, data: ClipData, run: RunFolder, model_name: str, progress: Progress) -> dict[str, Any]:
         """Score the val-selected best checkpoint on test when there is one, else (labelled) on val."""
         best = load_checkpoint(run.checkpoint_path(model_name, "best"), map_location=self.device)
         model.load_state_dict(best["model"])

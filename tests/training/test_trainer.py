@@ -5,16 +5,18 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import logging
 
 import pytest
 import torch
+from torch import nn
 
 from signlang.errors import ConfigError
 from signlang.models import InceptionV3GRU, SignTransformer
 from signlang.training.checkpoint import load_checkpoint
 from signlang.training.run_folder import RunFolder
 from signlang.training.schedulers import cosine
-from signlang.training.trainer import METRIC_COLUMNS, Trainer, param_groups
+from signlang.training.trainer import METRIC_COLUMNS, Trainer, TrainingDiverged, param_groups
 
 from conftest import tiny_synthetic
 
@@ -94,3 +96,78 @@ def test_bad_trainer_settings():
 def test_asking_for_cuda_without_it_is_a_config_error():
     with pytest.raises(ConfigError, match="CUDA is not available"):
         Trainer(device="cuda")
+
+
+def small_transformer():
+    return SignTransformer(156, 6, 2, d_model=32, num_layers=1, num_heads=4, dim_feedforward=64)
+
+
+def fit_with(tmp_path, model=None, epochs=3, lr=3e-3, **trainer_options):
+    torch.manual_seed(0)
+    trainer = Trainer(max_epochs=epochs, device="cpu", progress=False, **trainer_options)
+    run = RunFolder(tmp_path / "run")
+    summary = trainer.fit(
+        model or small_transformer(),
+        tiny_synthetic(),
+        optimizer=functools.partial(torch.optim.AdamW, lr=lr),
+        scheduler=functools.partial(cosine, epochs=epochs),
+        run=run,
+    )
+    return run, summary
+
+
+def test_early_stop_ends_the_run_and_says_so(tmp_path):
+    run, summary = fit_with(tmp_path, epochs=30, lr=0.0, early_stop=2)  # lr 0: nothing ever improves
+    assert summary["epochs_completed"] == 3 and summary["early_stopped"] == {"epoch": 3, "patience": 2}
+    assert summary["best_epoch"] == 1 and summary["status"] == "finished"
+    assert len(list(csv.DictReader(open(run.metrics_path)))) == 3
+
+
+def test_grad_clip_and_label_smoothing_change_training(tmp_path):
+    _, plain = fit_with(tmp_path / "a", epochs=1)
+    _, clipped = fit_with(tmp_path / "b", epochs=1, grad_clip=1e-3)
+    _, smoothed = fit_with(tmp_path / "c", epochs=1, label_smoothing=0.2)
+    assert clipped["best"] != plain["best"] and smoothed["best"] != plain["best"]
+
+
+def test_amp_on_cpu_is_turned_off_with_one_warning(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        trainer = Trainer(device="cpu", amp=True)
+    assert not trainer.amp
+    assert sum("trainer.amp=true needs CUDA" in r.message for r in caplog.records) == 1
+
+
+def test_loader_options_with_workers(tmp_path):
+    run, summary = fit_with(tmp_path, epochs=1, num_workers=2, prefetch_factor=3, pin_memory=False)
+    assert summary["status"] == "finished"
+
+
+class Diverging(nn.Module):
+    """Returns NaN logits from the 3rd training step on."""
+
+    input_kind = "keypoints"
+
+    def __init__(self):
+        super().__init__()
+        self.inner = small_transformer()
+        self.steps = 0
+
+    def forward(self, x, pad_mask):
+        g, c = self.inner(x, pad_mask)
+        if self.training:
+            self.steps += 1
+            if self.steps >= 3:
+                g = g * float("nan")
+        return g, c
+
+
+def test_non_finite_loss_stops_with_epoch_and_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    # tiny_synthetic has 24 train clips in batches of 8: steps 1-3 of epoch 1, so no good checkpoint
+    with pytest.raises(TrainingDiverged, match=r"non-finite loss at epoch 1, step 3"):
+        fit_with(tmp_path / "a", model=Diverging(), epochs=3)
+    model = Diverging()
+    model.steps = -3  # NaN from step 3 of epoch 2
+    with pytest.raises(TrainingDiverged, match=r"epoch 2, step 3.*last good checkpoint \(epoch 1\)"):
+        fit_with(tmp_path / "b", model=model, epochs=3)
+    last = load_checkpoint(tmp_path / "b" / "run" / "checkpoints" / "Diverging_last.pt")
+    assert last["epoch"] == 1 and all(torch.isfinite(v).all() for v in last["model"].values() if v.is_floating_point())

@@ -1,0 +1,138 @@
+"""Reproducible runs, exact resumes, and runs that stop cleanly on signals (subprocesses via run.py)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from signlang.training.checkpoint import load_checkpoint
+
+from conftest import REPO, run_cli
+
+TINY = ["data.num_gloss=4", "data.num_cat=2", "data.train_per_gloss=6", "data.val_per_gloss=3", "data.test_per_gloss=2",
+        "data.min_len=4", "data.max_len=10", "model.d_model=32", "model.num_heads=4", "model.dim_feedforward=64",
+        "model.num_layers=1", "scheduler=none", "trainer.progress=false"]  # fmt: skip
+
+
+def metrics(folder: Path) -> list[dict[str, str]]:
+    with open(folder / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row.pop("epoch_time_s")
+    return rows
+
+
+def train(folder: Path, *extra: str) -> subprocess.CompletedProcess:
+    result = run_cli("run.py", *TINY, f"hydra.run.dir={folder}", *extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_same_seed_same_metrics_and_resume_matches_an_uninterrupted_run(tmp_path):
+    train(tmp_path / "a", "trainer.max_epochs=4")
+    train(tmp_path / "b", "trainer.max_epochs=4", "trainer.deterministic=true")
+    assert metrics(tmp_path / "a") == metrics(tmp_path / "b")  # identical numbers, timing aside
+
+    train(tmp_path / "part", "trainer.max_epochs=2")
+    (tmp_path / "part" / ".hydra" / "config.yaml").touch()
+    original_config = (tmp_path / "part" / ".hydra" / "config.yaml").read_text()
+    # The resumed run needs none of the original overrides: it restores the run's own config.
+    result = run_cli("run.py", f"trainer.resume={tmp_path / 'part'}", "trainer.max_epochs=4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert metrics(tmp_path / "part") == metrics(tmp_path / "a")
+    assert (tmp_path / "part" / ".hydra" / "config.yaml").read_text() == original_config
+    summary = json.loads((tmp_path / "part" / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["epochs_completed"] == 4 and len(summary["resumed"]) == 1
+    assert not (tmp_path / "runs").exists()  # no new folder for the resumed session
+    assert load_checkpoint(tmp_path / "part" / "checkpoints" / "SignTransformer_last.pt")["epoch"] == 4
+
+
+def test_seed_changes_the_numbers(tmp_path):
+    train(tmp_path / "a", "trainer.max_epochs=1")
+    train(tmp_path / "b", "trainer.max_epochs=1", "trainer.seed=1")
+    assert metrics(tmp_path / "a") != metrics(tmp_path / "b")
+
+
+def test_resume_refuses_what_it_cannot_continue(tmp_path):
+    result = run_cli("run.py", f"trainer.resume={tmp_path / 'missing'}", f"paths.output_root={tmp_path}")
+    assert result.returncode != 0 and "no run folder or checkpoint" in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing was created
+
+    train(tmp_path / "run", "trainer.max_epochs=1")
+    result = run_cli("run.py", f"trainer.resume={tmp_path / 'run'}", "model=iv3_gru")
+    out = result.stdout + result.stderr
+    assert result.returncode == 2 and "cannot switch model=iv3_gru" in out and "Traceback" not in out
+
+    result = run_cli("run.py", f"trainer.resume={tmp_path / 'run'}", "trainer.max_epochs=1")
+    assert result.returncode == 2 and "raise trainer.max_epochs" in result.stdout + result.stderr
+
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "finished" and "resumed" not in summary  # refused resumes leave no trace
+
+    ckpts = tmp_path / "run" / "checkpoints"
+    (ckpts / "SignTransformer_last.pt").rename(ckpts / "InceptionV3GRU_last.pt")
+    result = run_cli("run.py", f"trainer.resume={tmp_path / 'run'}", "trainer.max_epochs=3")
+    assert result.returncode == 2 and "a checkpoint from a different model" in result.stdout + result.stderr
+    assert len(metrics(tmp_path / "run")) == 1
+
+
+def start(folder: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "run.py", *TINY, f"hydra.run.dir={folder}", *extra],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
+def wait_for_epochs(folder: Path, n: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if (folder / "metrics.csv").exists() and len((folder / "metrics.csv").read_text().splitlines()) > n:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no {n} epochs in time: {proc.stdout.read() if proc.poll() is not None else ''}")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_cleanly_and_the_run_resumes_without_losing_an_epoch(tmp_path, sig):
+    folder = tmp_path / "run"
+    proc = start(folder, "trainer.max_epochs=200")
+    wait_for_epochs(folder, 2, proc)
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode not in (0, None) and "Traceback" not in out
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    done = len(metrics(folder))
+    last = load_checkpoint(folder / "checkpoints" / "SignTransformer_last.pt")
+    assert last["epoch"] == done == summary["epochs_completed"]
+
+    result = run_cli("run.py", f"trainer.resume={folder}", f"trainer.max_epochs={done + 2}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [int(r["epoch"]) for r in metrics(folder)] == list(range(1, done + 3))
+
+
+def test_sigkill_mid_training_leaves_a_loadable_last_checkpoint(tmp_path):
+    folder = tmp_path / "run"
+    # The default 4-layer model writes ~38 MB checkpoints, so a kill often lands mid-save.
+    proc = start(folder, "trainer.max_epochs=200", "model.d_model=256", "model.num_heads=8", "model.dim_feedforward=1024")
+    wait_for_epochs(folder, 2, proc)
+    time.sleep(0.05)
+    proc.kill()
+    proc.communicate(timeout=60)
+    last = load_checkpoint(folder / "checkpoints" / "SignTransformer_last.pt")
+    assert last["epoch"] >= 2
+    # resuming cleans up a temp file the kill may have left, and continues
+    result = run_cli("run.py", f"trainer.resume={folder}", f"trainer.max_epochs={last['epoch'] + 1}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not list((folder / "checkpoints").glob(".*.tmp"))
+    epochs = [int(r["epoch"]) for r in metrics(folder)]
+    assert epochs == list(range(1, last["epoch"] + 2))
