@@ -47,7 +47,7 @@ def user_message(exc: BaseException) -> str | None:
 
 
 def exit_on_user_error(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn user errors into one logged line and exit code 2 (Ctrl-C: 130), with no traceback.
+    """Turn user errors into one logged line and exit code 2 (SIGINT: 130, SIGTERM: 143), with no traceback.
 
     ``HYDRA_FULL_ERROR=1`` or ``SIGNLANG_DEBUG=1`` re-raises for the full traceback. In a multirun
     the error is re-raised instead, so Hydra records the failed job and the sweep goes on.
@@ -57,11 +57,12 @@ def exit_on_user_error(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except KeyboardInterrupt:
-            log.error("interrupted")
+        except KeyboardInterrupt as exc:
+            signum = getattr(exc, "signum", 2)  # SIGINT unless signlang.training.signals says otherwise
+            log.error("interrupted (%s); the run folder keeps every completed epoch", "SIGTERM" if signum == 15 else "SIGINT")
             if _debug():
                 raise
-            sys.exit(130)
+            sys.exit(128 + signum)
         except Exception as exc:
             message = user_message(exc)
             if message is None or _debug():
