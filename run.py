@@ -13,6 +13,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from signlang.config import check_model_fits_data, register_resolvers
 from signlang.errors import exit_on_user_error
+from signlang.evaluation.evaluate import evaluate_best
+from signlang.plots import write_run_curves
 from signlang.runtime import seed_everything
 from signlang.training.resume import restore_config
 from signlang.training.run_folder import RunFolder
@@ -41,6 +43,9 @@ def main(cfg: DictConfig) -> float:
             run=run,
             config=OmegaConf.to_container(cfg, resolve=True),
         )
+        final = evaluate_best(run.path, model, data, trainer.device)  # best checkpoint on test (else val)
+        write_run_curves(run.path)
+        run.set_status("finished", final=final)
     return summary["best"]["val_gloss_acc"]
 
 

@@ -54,3 +54,20 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300, env: dict |
     return subprocess.run(
         [sys.executable, *args], cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> dict[str, Path]:
+    """One short finished run on an .npz dataset with a test split and label names (shared by tests)."""
+    base = tmp_path_factory.mktemp("trained")
+    root = tiny_synthetic().export(base / "data")
+    names = base / "names.csv"
+    names.write_text("id,label,category\n" + "".join(f"{i},SIGN {i},{'HANDS' if i < 3 else 'FACE'}\n" for i in range(6)))
+    result = run_cli(
+        "run.py", "data=keypoints", f"data.root={root}", "data.num_gloss=6", "data.num_cat=2",
+        "data.test_dir=${data.root}/keypoints_test", "data.test_labels=${data.root}/test_labels.csv",
+        f"data.label_names={names}", "trainer.max_epochs=2", "model.d_model=32", "model.num_heads=4",
+        "model.dim_feedforward=64", "model.num_layers=1", f"hydra.run.dir={base / 'run'}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {"run": base / "run", "data": root, "names": names}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from signlang.data.clips import ClipSet
+from signlang.data.labels import read_label_names
 from signlang.data.layout import INPUT_DIMS
 from signlang.errors import ConfigError
 
@@ -14,10 +15,11 @@ SPLITS = ("train", "val", "test")
 
 
 class ClipData:
-    """Train, val and optional test ClipSets, loaded once on ``setup()``.
+    """Train, val and optional test ClipSets, each loaded on first use (``setup()`` loads all).
 
-    Subclasses implement ``_load``. ``kind`` says what a frame is (``keypoints``: 78 points x (x, y);
-    ``features``: InceptionV3 features) so a model reading the other kind is refused before training.
+    Subclasses implement ``available()`` and ``_load_split``. ``kind`` says what a frame is
+    (``keypoints``: 78 points x (x, y); ``features``: InceptionV3 features) so a model reading the
+    other kind is refused before training.
     """
 
     def __init__(
@@ -29,6 +31,7 @@ class ClipData:
         num_cat: int,
         batch_size: int,
         eval_batch_size: int | None = None,
+        label_names: str | None = None,
     ) -> None:
         if kind not in INPUT_DIMS:
             raise ConfigError(f"data.kind must be one of {sorted(INPUT_DIMS)}, got {kind!r}")
@@ -46,31 +49,37 @@ class ClipData:
         self.num_cat = int(num_cat)
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size or batch_size)
+        self.label_names = label_names
         self.gloss_names = [str(i) for i in range(self.num_gloss)]
         self.cat_names = [str(i) for i in range(self.num_cat)]
-        self._splits: dict[str, ClipSet] | None = None
+        if label_names:
+            self.gloss_names, self.cat_names = read_label_names(label_names, self.num_gloss, self.num_cat)
+        self._splits: dict[str, ClipSet] = {}
 
-    def _load(self) -> dict[str, ClipSet]:
-        """Return {"train": ..., "val": ..., optionally "test": ...}."""
+    def available(self) -> list[str]:
+        """The splits this dataset has (train and val always; test when configured)."""
+        raise NotImplementedError
+
+    def _load_split(self, name: str) -> ClipSet:
         raise NotImplementedError
 
     def setup(self) -> None:
-        """Load or generate every split once; later calls do nothing."""
-        if self._splits is not None:
-            return
-        splits = self._load()
-        for name in ("train", "val"):
-            if name not in splits or len(splits[name]) == 0:
-                raise ConfigError(f"the {name} split is empty")
-        self._splits = splits
-        total = sum(s.nbytes for s in splits.values())
-        sizes = ", ".join(f"{name} {len(s)}" for name, s in splits.items())
+        """Load every split now (training needs them all) and report the memory they take."""
+        for name in self.available():
+            self.split(name)
+        total = sum(s.nbytes for s in self._splits.values())
+        sizes = ", ".join(f"{name} {len(s)}" for name, s in self._splits.items())
         log.info("data: %s clips (%s), %.1f MiB in memory", self.kind, sizes, total / 2**20)
 
     def split(self, name: str) -> ClipSet | None:
-        """The ClipSet of ``name`` (train/val/test), or None for a missing optional test split."""
+        """The ClipSet of ``name`` (train/val/test), loaded on first use; None for an absent test split."""
         if name not in SPLITS:
             raise ValueError(f"unknown split {name!r}")
-        if self._splits is None:
-            raise RuntimeError("call setup() first")
-        return self._splits.get(name)
+        if name not in self._splits:
+            if name not in self.available():
+                return None
+            clips = self._load_split(name)
+            if len(clips) == 0:
+                raise ConfigError(f"the {name} split is empty")
+            self._splits[name] = clips
+        return self._splits[name]

@@ -264,18 +264,23 @@ class NpzData(ClipData):
         self.dtype = np.float16 if feature_dtype == "float16" else np.float32
         self.load_workers = load_workers
 
-    def _load(self) -> dict[str, ClipSet]:
-        return {
-            split: load_split(
-                directory,
-                labels,
-                kind=self.kind,
-                key=self.key,
-                fallback_key=self.fallback_key,
-                num_gloss=self.num_gloss,
-                num_cat=self.num_cat,
-                dtype=self.dtype,
-                workers=self.load_workers,
-            )
-            for split, (directory, labels) in self.paths.items()
-        }
+    def available(self) -> list[str]:
+        return list(self.paths)
+
+    def _load_split(self, name: str) -> ClipSet:
+        directory, labels = self.paths[name]
+        return self.load(directory, labels)
+
+    def load(self, directory: str | Path, labels: str | Path) -> ClipSet:
+        """Any folder + CSV read the way this dataset reads its splits (also for evaluating other data)."""
+        return load_split(
+            directory,
+            labels,
+            kind=self.kind,
+            key=self.key,
+            fallback_key=self.fallback_key,
+            num_gloss=self.num_gloss,
+            num_cat=self.num_cat,
+            dtype=self.dtype,
+            workers=self.load_workers,
+        )

@@ -223,33 +223,30 @@ class SyntheticData(ClipData):
         self.per_gloss = {"train": train_per_gloss, "val": val_per_gloss, "test": test_per_gloss}
         self.options = dict(seed=seed, min_len=min_len, max_len=max_len, occlusion_rate=occlusion_rate, noise=noise)
         self.glosses = make_glosses(num_gloss, num_cat, seed)
-        self.gloss_names = [f"gloss_{g:02d}" for g in range(num_gloss)]
-        self.cat_names = [f"cat_{c}" for c in range(num_cat)]
+        if not self.label_names:
+            self.gloss_names = [f"gloss_{g:02d}" for g in range(num_gloss)]
+            self.cat_names = [f"cat_{c}" for c in range(num_cat)]
 
-    def _load(self) -> dict[str, ClipSet]:
+    def available(self) -> list[str]:
+        return [split for split, n in self.per_gloss.items() if n > 0]
+
+    def _load_split(self, name: str) -> ClipSet:
         key = "X2048" if self.kind == "features" else "X"
-        splits = {}
-        for split, n in self.per_gloss.items():
-            if n == 0:
-                continue
-            clips = generate_split(self.glosses, n, split=split, features=key == "X2048", **self.options)
-            splits[split] = ClipSet.from_clips(
-                [c[key] for c in clips],
-                gloss=[c["gloss"] for c in clips],
-                cat=[c["cat"] for c in clips],
-                occluded=[c["occluded"] for c in clips],
-                names=[c["name"] for c in clips],
-                point_masks=[c["mask"] for c in clips] if key == "X" else None,
-            )
-        return splits
+        clips = generate_split(self.glosses, self.per_gloss[name], split=name, features=key == "X2048", **self.options)
+        return ClipSet.from_clips(
+            [c[key] for c in clips],
+            gloss=[c["gloss"] for c in clips],
+            cat=[c["cat"] for c in clips],
+            occluded=[c["occluded"] for c in clips],
+            names=[c["name"] for c in clips],
+            point_masks=[c["mask"] for c in clips] if key == "X" else None,
+        )
 
     def export(self, root: str | Path, features: bool = True) -> Path:
         """Write the splits as ``.npz`` clips + CSVs in the seed layout (for tests and benchmarks)."""
         root = Path(root)
-        for split, n in self.per_gloss.items():
-            if n == 0:
-                continue
-            clips = generate_split(self.glosses, n, split=split, features=features, **self.options)
+        for split in self.available():
+            clips = generate_split(self.glosses, self.per_gloss[split], split=split, features=features, **self.options)
             write_npz_split(root, split, clips)
         return root
 

@@ -11,6 +11,7 @@ import csv
 import json
 import logging
 import os
+import socket
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,7 +60,7 @@ class RunFolder:
             run.session_started = False
         else:
             choices = {k: v for k, v in hydra.runtime.choices.items() if not k.startswith("hydra")}
-            run.update_summary(status="running", choices=choices, overrides=run._overrides)
+            run.update_summary(status="running", choices=choices, overrides=run._overrides, started_at=_now(), **_process())
             atomic_write(run.path / ENV_FILE, _json_bytes(provenance()))
         return run
 
@@ -69,8 +70,8 @@ class RunFolder:
             stale.unlink()
         previous = self.read_summary()
         self._wall_before = float(previous.get("wall_time_s", 0.0))
-        sessions = previous.get("resumed", []) + [{"at": time.strftime("%Y-%m-%d %H:%M:%S"), "overrides": self._overrides}]
-        self.update_summary(status="running", resumed=sessions, error=None)
+        sessions = previous.get("resumed", []) + [{"at": _now(), "overrides": self._overrides}]
+        self.update_summary(status="running", resumed=sessions, error=None, **_process())
         atomic_write(self.path / f"env_resumed_{len(sessions)}.json", _json_bytes(provenance()))
         self.session_started = True
 
@@ -148,3 +149,12 @@ class RunFolder:
 def _json_bytes(obj: Any):
     text = json.dumps(obj, indent=2) + "\n"
     return lambda f: f.write(text.encode())
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _process() -> dict[str, Any]:
+    """Who is writing the run, so ``signlang runs`` can tell a live run from one whose process died."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}

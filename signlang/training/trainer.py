@@ -9,6 +9,7 @@ exactly (weights, optimizer, scheduler, AMP scaler, loop counters, RNG states) g
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -258,7 +259,8 @@ class Trainer:
         run: RunFolder,
         config: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Train to ``max_epochs`` (or an early stop), then score the best checkpoint on test (or val)."""
+        """Train to ``max_epochs`` (or an early stop); returns the summary (the run is still ``running``:
+        evaluation of the best checkpoint comes next, see ``signlang.evaluation``)."""
         data.setup()
         model_name = type(model).__name__
         resumed = self._resume_checkpoint(run, model_name) if self.resume else None
@@ -290,7 +292,13 @@ class Trainer:
         log.info("%s: %.2fM trainable parameters on %s%s", model_name, n_params / 1e6, self.device,
                  f", AMP {str(self.amp_dtype)[6:]}" if self.amp else "")  # fmt: skip
         run.set_status("running", model=model_name, max_epochs=self.max_epochs, device=str(self.device), signlang_version=__version__)
-        base = {"model_name": model_name, "config": config or {}, "gloss_names": data.gloss_names, "cat_names": data.cat_names}
+        base = {
+            "model_name": model_name,
+            "config": config or {},
+            "gloss_names": data.gloss_names,
+            "cat_names": data.cat_names,
+            "launch_dir": os.getcwd(),  # relative data paths in the config are relative to it
+        }
 
         with InterruptGuard() as guard, self._progress() as progress:
             for epoch in range(loop.epoch + 1, self.max_epochs + 1):
@@ -338,14 +346,8 @@ class Trainer:
                     log.info("early stop: val gloss accuracy has not improved for %d epochs (trainer.early_stop)", loop.stale_epochs)
                     run.update_summary(early_stopped={"epoch": epoch, "patience": self.early_stop})
                     break
-            final = self.final_evaluation(model, data, run, model_name, progress)
-        summary = run.set_status("finished", final=final)
-        log.info(
-            "done: best epoch %d, val gloss %.3f cat %.3f; %s gloss %.3f cat %.3f (best checkpoint)",
-            loop.best_epoch, loop.best["val_gloss_acc"], loop.best["val_cat_acc"], final["split"], final["gloss_acc"], final["cat_acc"],
-        )  # fmt: skip
-        log.info("run folder: %s", run.path)
-        return summary
+        log.info("trained: best epoch %d, val gloss %.3f cat %.3f", loop.best_epoch, loop.best["val_gloss_acc"], loop.best["val_cat_acc"])
+        return run.read_summary()
 
     def _resume_checkpoint(self, run: RunFolder, model_name: str) -> dict[str, Any]:
         """The checkpoint named by ``trainer.resume`` (a run folder means its ``_last.pt``), checked."""
@@ -380,12 +382,3 @@ class Trainer:
         except RuntimeError as e:
             first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
             raise ConfigError(f"the checkpoint does not fit this model ({first}); resume with the run's own model settings") from None
-
-    def final_evaluation(self, model, data: ClipData, run: RunFolder, model_name: str, progress: Progress) -> dict[str, Any]:
-        """Score the val-selected best checkpoint on test when there is one, else (labelled) on val."""
-        best = load_checkpoint(run.checkpoint_path(model_name, "best"), map_location=self.device)
-        model.load_state_dict(best["model"])
-        split = "test" if data.split("test") is not None else "val"
-        clips = data.split(split)
-        metrics = self.evaluate(model, self.loader(clips, data.eval_batch_size, train=False), progress, split)
-        return {"split": split, "checkpoint": "best", "epoch": best["epoch"], "clips": len(clips), **metrics}

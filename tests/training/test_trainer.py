@@ -55,10 +55,10 @@ def test_fit_writes_metrics_checkpoints_and_summary(tmp_path, make, kind):
     assert float(rows[0]["lr"]) == pytest.approx(3e-3) and float(rows[2]["lr"]) < float(rows[1]["lr"])
 
     on_disk = json.loads(run.summary_path.read_text())
-    assert on_disk == summary and summary["status"] == "finished" and summary["epochs_completed"] == 3
+    # still "running": run.py evaluates the best checkpoint next, then marks it finished
+    assert on_disk == summary and summary["status"] == "running" and summary["epochs_completed"] == 3
     best_epoch = max(rows, key=lambda r: (float(r["val_gloss_acc"]), -float(r["val_loss"])))["epoch"]
     assert summary["best_epoch"] == int(best_epoch)
-    assert summary["final"]["split"] == "test" and summary["final"]["checkpoint"] == "best"
     assert summary["wall_time_s"] > 0
 
     for which in ("best", "last"):
@@ -119,7 +119,7 @@ def fit_with(tmp_path, model=None, epochs=3, lr=3e-3, **trainer_options):
 def test_early_stop_ends_the_run_and_says_so(tmp_path):
     run, summary = fit_with(tmp_path, epochs=30, lr=0.0, early_stop=2)  # lr 0: nothing ever improves
     assert summary["epochs_completed"] == 3 and summary["early_stopped"] == {"epoch": 3, "patience": 2}
-    assert summary["best_epoch"] == 1 and summary["status"] == "finished"
+    assert summary["best_epoch"] == 1
     assert len(list(csv.DictReader(open(run.metrics_path)))) == 3
 
 
@@ -139,7 +139,7 @@ def test_amp_on_cpu_is_turned_off_with_one_warning(tmp_path, caplog):
 
 def test_loader_options_with_workers(tmp_path):
     run, summary = fit_with(tmp_path, epochs=1, num_workers=2, prefetch_factor=3, pin_memory=False)
-    assert summary["status"] == "finished"
+    assert summary["epochs_completed"] == 1
 
 
 class Diverging(nn.Module):

@@ -1,0 +1,83 @@
+"""Classification metrics on predicted probabilities, as plain NumPy (no framework, easy to check by hand)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def topk_hits(probs: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """Whether the true class is among the ``k`` most probable ones, per sample (k capped at #classes)."""
+    k = min(k, probs.shape[1])
+    top = np.argpartition(-probs, k - 1, axis=1)[:, :k]
+    return (top == y[:, None]).any(axis=1)
+
+
+def confusion(y: np.ndarray, pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts ``[true, predicted]``."""
+    return np.bincount(y * num_classes + pred, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def macro_f1(cm: np.ndarray) -> float:
+    """Unweighted mean F1 over the classes that occur (as truth or prediction); absent classes are skipped."""
+    tp = np.diag(cm).astype(float)
+    support, predicted = cm.sum(axis=1), cm.sum(axis=0)
+    present = (support + predicted) > 0
+    if not present.any():
+        return float("nan")
+    f1 = 2 * tp[present] / (support[present] + predicted[present])
+    return float(f1.mean())
+
+
+def head_report(probs: np.ndarray, y: np.ndarray, names: list[str], k: int | None = None) -> dict[str, Any]:
+    """top-1 (and top-k), macro-F1, NLL and per-class accuracy of one head."""
+    pred = probs.argmax(axis=1)
+    cm = confusion(y, pred, probs.shape[1])
+    support = cm.sum(axis=1)
+    report: dict[str, Any] = {"top1": float((pred == y).mean())}
+    if k is not None:
+        report[f"top{k}"] = float(topk_hits(probs, y, k).mean())
+    report["macro_f1"] = macro_f1(cm)
+    report["nll"] = float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)).mean())
+    report["per_class"] = {
+        name: {"accuracy": float(cm[i, i] / support[i]) if support[i] else None, "support": int(support[i])}
+        for i, name in enumerate(names)
+    }
+    return report
+
+
+def subset_report(gloss_probs: np.ndarray, gloss: np.ndarray, cat_probs: np.ndarray, cat: np.ndarray, k: int = 5) -> dict[str, Any]:
+    """The headline numbers for a subset of clips (e.g. occluded or not), with its size."""
+    if len(gloss) == 0:
+        return {"clips": 0, "gloss_top1": None, f"gloss_top{k}": None, "gloss_macro_f1": None, "cat_top1": None}
+    cm = confusion(gloss, gloss_probs.argmax(axis=1), gloss_probs.shape[1])
+    return {
+        "clips": int(len(gloss)),
+        "gloss_top1": float((gloss_probs.argmax(axis=1) == gloss).mean()),
+        f"gloss_top{k}": float(topk_hits(gloss_probs, gloss, k).mean()),
+        "gloss_macro_f1": macro_f1(cm),
+        "cat_top1": float((cat_probs.argmax(axis=1) == cat).mean()),
+    }
+
+
+def evaluation_report(
+    gloss_probs: np.ndarray,
+    gloss: np.ndarray,
+    cat_probs: np.ndarray,
+    cat: np.ndarray,
+    occluded: np.ndarray,
+    gloss_names: list[str],
+    cat_names: list[str],
+    k: int = 5,
+) -> dict[str, Any]:
+    """Everything ``metrics.json`` holds: both heads, and the headline numbers split by ``occluded``."""
+    return {
+        "clips": int(len(gloss)),
+        "gloss": head_report(gloss_probs, gloss, gloss_names, k),
+        "category": head_report(cat_probs, cat, cat_names),
+        "by_occluded": {
+            str(v): subset_report(gloss_probs[occluded == v], gloss[occluded == v], cat_probs[occluded == v], cat[occluded == v], k)
+            for v in (0, 1)
+        },
+    }

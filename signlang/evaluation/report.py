@@ -1,0 +1,106 @@
+"""Score a checkpoint on a split and write ``eval/<name>/`` into the run folder.
+
+``metrics.json`` (both heads, top-1/top-5, macro-F1, per-class accuracy, split by ``occluded``),
+``predictions.csv`` (one row per clip), and confusion matrices as CSV and PNG.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from signlang.data.clips import ClipSet
+from signlang.data.loader import make_loader
+from signlang.evaluation.metrics import confusion, evaluation_report
+from signlang.plots import plot_confusion
+from signlang.training.checkpoint import atomic_write
+
+log = logging.getLogger(__name__)
+TOP_K = 5
+
+
+@torch.no_grad()
+def predict_probs(model: nn.Module, clips: ClipSet, device: torch.device, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax probabilities of both heads for every clip, in ClipSet order (batches sorted by length)."""
+    model.eval()
+    gloss, cat = None, None
+    for batch in make_loader(clips, batch_size, shuffle=False):
+        batch = batch.to(device)
+        g, c = model(batch.x, batch.pad_mask)
+        g, c = g.float().softmax(-1).cpu().numpy(), c.float().softmax(-1).cpu().numpy()
+        if gloss is None:
+            gloss = np.zeros((len(clips), g.shape[1]), np.float32)
+            cat = np.zeros((len(clips), c.shape[1]), np.float32)
+        gloss[batch.index.numpy()] = g
+        cat[batch.index.numpy()] = c
+    return gloss, cat
+
+
+def _top(probs: np.ndarray, names: list[str], k: int) -> list[str]:
+    order = np.argsort(-probs, axis=1)[:, :k]
+    return [";".join(f"{names[j]}:{p[j]:.4f}" for j in row) for row, p in zip(order, probs)]
+
+
+def write_report(
+    out_dir: Path,
+    clips: ClipSet,
+    gloss_probs: np.ndarray,
+    cat_probs: np.ndarray,
+    gloss_names: list[str],
+    cat_names: list[str],
+    meta: dict[str, Any],
+) -> dict[str, Any]:
+    """Write metrics.json, predictions.csv and the confusion matrices; returns the metrics."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = {**meta, **evaluation_report(gloss_probs, clips.gloss, cat_probs, clips.cat, clips.occluded, gloss_names, cat_names, TOP_K)}
+    text = json.dumps(report, indent=2) + "\n"
+    atomic_write(out_dir / "metrics.json", lambda f: f.write(text.encode()))
+
+    gloss_pred, cat_pred = gloss_probs.argmax(1), cat_probs.argmax(1)
+    columns = ["file", "true", "predicted", "confidence", "correct", f"top{TOP_K}", "cat_true", "cat_predicted", "cat_confidence", "occluded"]
+    rows = zip(
+        clips.names,
+        (gloss_names[i] for i in clips.gloss),
+        (gloss_names[i] for i in gloss_pred),
+        (f"{p:.4f}" for p in gloss_probs.max(1)),
+        (int(a == b) for a, b in zip(gloss_pred, clips.gloss)),
+        _top(gloss_probs, gloss_names, TOP_K),
+        (cat_names[i] for i in clips.cat),
+        (cat_names[i] for i in cat_pred),
+        (f"{p:.4f}" for p in cat_probs.max(1)),
+        clips.occluded,
+    )
+    with open(out_dir / "predictions.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        writer.writerows(rows)
+
+    for head, y, pred, names in (("gloss", clips.gloss, gloss_pred, gloss_names), ("category", clips.cat, cat_pred, cat_names)):
+        cm = confusion(y, pred, len(names))
+        with open(out_dir / f"confusion_{head}.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["true \\ predicted", *names])
+            writer.writerows([name, *row] for name, row in zip(names, cm.tolist()))
+        title = f"{head} confusion, {meta.get('split', '')} ({len(y)} clips, top-1 {np.mean(y == pred):.3f})"
+        plot_confusion(cm, names, out_dir / f"confusion_{head}.png", title)
+    return report
+
+
+def headline(report: dict[str, Any], out_dir: Path, run_dir: Path) -> dict[str, Any]:
+    """The few numbers summary.json and ``signlang runs`` show for an evaluation."""
+    keys = ("split", "checkpoint", "epoch", "clips")
+    return {
+        **{k: report[k] for k in keys if k in report},
+        "gloss_acc": report["gloss"]["top1"],
+        f"gloss_top{TOP_K}": report["gloss"][f"top{TOP_K}"],
+        "gloss_macro_f1": report["gloss"]["macro_f1"],
+        "cat_acc": report["category"]["top1"],
+        "report": str(out_dir.relative_to(run_dir)) if out_dir.is_relative_to(run_dir) else str(out_dir),
+    }
