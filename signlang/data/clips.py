@@ -1,13 +1,14 @@
-"""A split held in memory as one frame buffer plus offsets, and the padded batches cut from it.
+"""A split held as one frame buffer plus offsets, and the padded batches cut from it.
 
 Keeping every clip of a split in one contiguous array means a batch is a single vectorised
-gather: no per-item file reads, no Python loops over frames, no list of small tensors.
+gather: no per-item file reads, no Python loops over frames, no list of small tensors. The buffer
+ends with one all-zero row that padding positions point at, so padding needs no masking pass.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -17,9 +18,9 @@ import torch
 class Batch:
     """Padded clips of one batch; ``pad_mask`` is True at padding positions."""
 
-    x: torch.Tensor  # [B, T, D] float32, zero at padding
+    x: torch.Tensor  # [B, T, D], zero at padding; float16 when the buffer is (cast on the device)
     pad_mask: torch.Tensor  # [B, T] bool
-    lengths: torch.Tensor  # [B] int64
+    lengths: torch.Tensor  # [B] int64, always on the CPU (packing needs host lengths; no device sync)
     gloss: torch.Tensor  # [B] int64
     cat: torch.Tensor  # [B] int64
     occluded: torch.Tensor  # [B] int64
@@ -30,38 +31,71 @@ class Batch:
         return int(self.x.shape[0])
 
     def _map(self, fn) -> "Batch":
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "lengths"}
         return replace(self, **{k: fn(v) for k, v in values.items() if v is not None})
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> "Batch":
-        return self._map(lambda t: t.to(device, non_blocking=non_blocking))
+        """Move to ``device``; features stored as float16 become float32 there (half the copy)."""
+        moved = self._map(lambda t: t.to(device, non_blocking=non_blocking))
+        if moved.x.dtype != torch.float32:
+            moved.x = moved.x.float()
+        return moved
 
     def pin_memory(self) -> "Batch":
         """Called by DataLoader(pin_memory=True) so host-to-GPU copies can be asynchronous."""
         return self._map(lambda t: t.pin_memory())
 
 
+def pad_row_gather(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``buffer`` for clips starting at ``starts``: ``[B, max_len, ...]`` plus the valid mask.
+
+    Padding positions read the buffer's last row, which is all zeros (or False).
+    """
+    steps = np.arange(int(lengths.max()), dtype=np.int64)
+    valid = steps[None, :] < lengths[:, None]
+    rows = np.where(valid, starts[:, None] + steps[None, :], len(buffer) - 1)
+    return buffer[rows], valid
+
+
 @dataclass
 class ClipSet:
-    """Every clip of one split: frames of clip ``i`` are ``x[offsets[i]:offsets[i+1]]``."""
+    """Every clip of one split: frames of clip ``i`` are ``buffer[offsets[i]:offsets[i+1]]``.
 
-    x: np.ndarray  # [total_frames, D]; float32, or float16 to halve the memory of features
+    ``buffer`` (and ``mask_buffer``) carry one extra all-zero row at the end for padding; ``x`` is
+    the frames without it. Either may be a NumPy memmap (``data.cache=mmap``).
+    """
+
+    buffer: np.ndarray  # [total_frames + 1, D]; float32, or float16 to halve the memory of features
     offsets: np.ndarray  # [N + 1] int64, offsets[0] == 0
     gloss: np.ndarray  # [N] int64
     cat: np.ndarray  # [N] int64
     occluded: np.ndarray  # [N] int64 (0/1)
     names: list[str]  # file name (without .npz) or a synthetic id, one per clip
-    point_mask: np.ndarray | None = None  # [total_frames, 78] bool
+    mask_buffer: np.ndarray | None = None  # [total_frames + 1, 78] bool
 
     def __post_init__(self) -> None:
         n = len(self.names)
-        if self.offsets.shape != (n + 1,) or self.offsets[0] != 0 or self.offsets[-1] != len(self.x):
-            raise ValueError("offsets must have N+1 entries from 0 to the number of frames")
+        if self.offsets.shape != (n + 1,) or self.offsets[0] != 0 or self.offsets[-1] != len(self.buffer) - 1:
+            raise ValueError("offsets must have N+1 entries from 0 to the number of frames (buffer has one pad row)")
         for name in ("gloss", "cat", "occluded"):
             if getattr(self, name).shape != (n,):
                 raise ValueError(f"{name} must have one entry per clip")
-        if self.point_mask is not None and self.point_mask.shape[0] != len(self.x):
-            raise ValueError("point_mask must have one row per frame")
+        if self.mask_buffer is not None and self.mask_buffer.shape[0] != len(self.buffer):
+            raise ValueError("mask_buffer must have one row per buffer row")
+
+    @staticmethod
+    def allocate(lengths: np.ndarray, width: int, dtype, with_mask: bool, out=None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Offsets and zeroed buffers for clips of ``lengths`` (``out(name, shape, dtype)`` may supply memmaps)."""
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        rows = int(offsets[-1]) + 1
+        make = out or (lambda name, shape, dt: np.zeros(shape, dtype=dt))
+        buffer = make("x", (rows, width), dtype)
+        buffer[-1] = 0
+        mask = make("mask", (rows, 78), bool) if with_mask else None
+        if mask is not None:
+            mask[-1] = False
+        return offsets, buffer, mask
 
     @classmethod
     def from_clips(
@@ -74,31 +108,35 @@ class ClipSet:
         point_masks: Sequence[np.ndarray] | None = None,
         dtype: np.dtype | type = np.float32,
     ) -> "ClipSet":
-        """Concatenate per-clip ``[T, D]`` arrays into one buffer (one copy, then the list can go)."""
+        """Copy per-clip ``[T, D]`` arrays into one buffer."""
         lengths = np.array([len(c) for c in clips], dtype=np.int64)
-        offsets = np.zeros(len(clips) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
         width = clips[0].shape[1] if clips else 0
-        x = np.empty((int(offsets[-1]), width), dtype=dtype)
-        for clip, start, stop in zip(clips, offsets[:-1], offsets[1:]):
-            x[start:stop] = clip
-        mask = None
-        if point_masks is not None:
-            mask = np.empty((int(offsets[-1]), point_masks[0].shape[1]), dtype=bool)
-            for m, start, stop in zip(point_masks, offsets[:-1], offsets[1:]):
-                mask[start:stop] = m
+        offsets, buffer, mask = cls.allocate(lengths, width, dtype, point_masks is not None)
+        for i, clip in enumerate(clips):
+            buffer[offsets[i] : offsets[i + 1]] = clip
+            if mask is not None:
+                mask[offsets[i] : offsets[i + 1]] = point_masks[i]
         return cls(
-            x=x,
+            buffer=buffer,
             offsets=offsets,
             gloss=np.asarray(gloss, dtype=np.int64),
             cat=np.asarray(cat, dtype=np.int64),
             occluded=np.asarray(occluded, dtype=np.int64),
             names=list(names),
-            point_mask=mask,
+            mask_buffer=mask,
         )
 
     def __len__(self) -> int:
         return len(self.names)
+
+    @property
+    def x(self) -> np.ndarray:
+        """All frames of the split, ``[total_frames, D]`` (a view, without the padding row)."""
+        return self.buffer[:-1]
+
+    @property
+    def point_mask(self) -> np.ndarray | None:
+        return None if self.mask_buffer is None else self.mask_buffer[:-1]
 
     @property
     def lengths(self) -> np.ndarray:
@@ -106,33 +144,30 @@ class ClipSet:
 
     @property
     def width(self) -> int:
-        return int(self.x.shape[1])
+        return int(self.buffer.shape[1])
 
     @property
     def nbytes(self) -> int:
-        """Memory the split's arrays take."""
-        extra = 0 if self.point_mask is None else self.point_mask.nbytes
-        return int(self.x.nbytes + self.offsets.nbytes + extra + 3 * self.gloss.nbytes)
+        """Memory the split's arrays take (on disk instead, for a memmap)."""
+        extra = 0 if self.mask_buffer is None else self.mask_buffer.nbytes
+        return int(self.buffer.nbytes + self.offsets.nbytes + extra + 3 * self.gloss.nbytes)
 
     def clip(self, i: int) -> np.ndarray:
-        return self.x[self.offsets[i] : self.offsets[i + 1]]
+        return self.buffer[self.offsets[i] : self.offsets[i + 1]]
+
+    def chunks(self, rows: int = 65536) -> Iterator[np.ndarray]:
+        """The split's frames in blocks, for statistics over data that may not fit in memory twice."""
+        for start in range(0, len(self.x), rows):
+            yield self.x[start : start + rows]
 
     def batch(self, indices: Sequence[int]) -> Batch:
         """Gather clips ``indices`` into one zero-padded batch with a single fancy-index per array."""
         idx = np.asarray(indices, dtype=np.int64)
         lengths = self.offsets[idx + 1] - self.offsets[idx]
-        steps = np.arange(int(lengths.max()), dtype=np.int64)
-        valid = steps[None, :] < lengths[:, None]  # [B, T]
-        rows = np.where(valid, self.offsets[idx][:, None] + steps[None, :], 0)
-        x = self.x[rows]
-        x[~valid] = 0
-        point_mask = None
-        if self.point_mask is not None:
-            point_mask = self.point_mask[rows]
-            point_mask[~valid] = False
-            point_mask = torch.from_numpy(point_mask)
+        x, valid = pad_row_gather(self.buffer, self.offsets[idx], lengths)
+        point_mask = None if self.mask_buffer is None else torch.from_numpy(pad_row_gather(self.mask_buffer, self.offsets[idx], lengths)[0])
         return Batch(
-            x=torch.from_numpy(x).float(),
+            x=torch.from_numpy(x),
             pad_mask=torch.from_numpy(~valid),
             lengths=torch.from_numpy(lengths),
             gloss=torch.from_numpy(self.gloss[idx]),

@@ -17,7 +17,15 @@ class BatchSampler:
 
     The order is a pure function of ``(seed, epoch)``, so a resumed run replays exactly the
     batches an uninterrupted run would have seen, with no sampler state in the checkpoint.
-    Without shuffling, clips are sorted by length so evaluation batches carry little padding.
+
+    - ``shuffle`` and ``bucket``: clips are ordered by length (ties broken at random), cut into
+      buckets of ``bucket_batches`` batches, shuffled within each bucket and cut into batches, and
+      the batches are shuffled: similar lengths per batch, little padding, still random.
+    - ``shuffle`` only: a random permutation.
+    - neither (evaluation): sorted by length.
+
+    With ``world_size > 1`` each rank takes every ``world_size``-th batch of the same list (the list
+    is wrapped to a multiple of ``world_size`` so all ranks take the same number of steps).
     """
 
     def __init__(
@@ -27,35 +35,70 @@ class BatchSampler:
         shuffle: bool,
         seed: int = 0,
         drop_last: bool = False,
+        bucket: bool = False,
+        bucket_batches: int = 8,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} outside world size {world_size}")
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
         self.drop_last = drop_last
+        self.bucket = bucket
+        self.bucket_batches = max(1, bucket_batches)
+        self.rank = rank
+        self.world_size = world_size
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def batches(self) -> list[np.ndarray]:
-        n = len(self.lengths)
-        if self.shuffle:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(n)
-        else:
-            order = np.argsort(self.lengths, kind="stable")
-        stop = n - n % self.batch_size if self.drop_last else n
+    def _chunk(self, order: np.ndarray) -> list[np.ndarray]:
+        stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
         return [order[i : i + self.batch_size] for i in range(0, stop, self.batch_size)]
+
+    def all_batches(self) -> list[np.ndarray]:
+        """The epoch's batches for all ranks together."""
+        n = len(self.lengths)
+        if not self.shuffle:
+            return self._chunk(np.argsort(self.lengths, kind="stable"))
+        rng = np.random.default_rng([self.seed, self.epoch])
+        if not self.bucket:
+            return self._chunk(rng.permutation(n))
+        by_length = np.lexsort((rng.random(n), self.lengths))
+        span = self.batch_size * self.bucket_batches
+        batches = [b for start in range(0, n, span) for b in self._chunk(rng.permutation(by_length[start : start + span]))]
+        if self.drop_last:
+            batches = [b for b in batches if len(b) == self.batch_size]
+        return [batches[i] for i in rng.permutation(len(batches))]
+
+    def batches(self) -> list[np.ndarray]:
+        """This rank's batches."""
+        batches = self.all_batches()
+        if self.world_size == 1:
+            return batches
+        total = -(-len(batches) // self.world_size) * self.world_size
+        batches = (batches * (total // max(1, len(batches)) + 1))[:total]
+        return batches[self.rank :: self.world_size]
 
     def __iter__(self) -> Iterator[list[int]]:
         for b in self.batches():
             yield b.tolist()
 
     def __len__(self) -> int:
-        n = len(self.lengths)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return len(self.batches())
+
+
+def padding_fraction(lengths: np.ndarray, batches: list[np.ndarray]) -> float:
+    """Share of the positions in padded batches that are padding."""
+    lengths = np.asarray(lengths)
+    padded = sum(len(b) * int(lengths[b].max()) for b in batches)
+    return 1.0 - float(sum(int(lengths[b].sum()) for b in batches)) / padded
 
 
 class _Indices(Dataset):
@@ -78,12 +121,17 @@ def make_loader(
     shuffle: bool,
     seed: int = 0,
     drop_last: bool = False,
+    bucket: bool = False,
     num_workers: int = 0,
     pin_memory: bool = False,
     prefetch_factor: int | None = None,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> DataLoader:
-    """A DataLoader whose batches are gathered from the in-memory buffer in one step."""
-    sampler = BatchSampler(clips.lengths, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
+    """A DataLoader whose batches are gathered from the split's buffer in one step (``ClipSet.batch``)."""
+    sampler = BatchSampler(
+        clips.lengths, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last, bucket=bucket, rank=rank, world_size=world_size
+    )
     extra = {}
     if num_workers > 0:
         extra = {"persistent_workers": True, "prefetch_factor": prefetch_factor or 2, "worker_init_fn": seed_worker}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+
 from signlang.data.clips import ClipSet
 from signlang.data.labels import read_label_names
 from signlang.data.layout import INPUT_DIMS
@@ -32,6 +34,7 @@ class ClipData:
         batch_size: int,
         eval_batch_size: int | None = None,
         label_names: str | None = None,
+        bucket: bool = True,
     ) -> None:
         if kind not in INPUT_DIMS:
             raise ConfigError(f"data.kind must be one of {sorted(INPUT_DIMS)}, got {kind!r}")
@@ -50,6 +53,7 @@ class ClipData:
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size or batch_size)
         self.label_names = label_names
+        self.bucket = bool(bucket)  # training batches of similar length (signlang.data.loader.BatchSampler)
         self.gloss_names = [str(i) for i in range(self.num_gloss)]
         self.cat_names = [str(i) for i in range(self.num_cat)]
         if label_names:
@@ -67,9 +71,11 @@ class ClipData:
         """Load every split now (training needs them all) and report the memory they take."""
         for name in self.available():
             self.split(name)
-        total = sum(s.nbytes for s in self._splits.values())
         sizes = ", ".join(f"{name} {len(s)}" for name, s in self._splits.items())
-        log.info("data: %s clips (%s), %.1f MiB in memory", self.kind, sizes, total / 2**20)
+        mapped = sum(s.nbytes for s in self._splits.values() if isinstance(getattr(s, "buffer", None), np.memmap))
+        total = sum(s.nbytes for s in self._splits.values()) - mapped
+        where = f", {mapped / 2**20:.1f} MiB memory-mapped from disk" if mapped else ""
+        log.info("data: %s clips (%s), %.1f MiB in memory%s", self.kind, sizes, total / 2**20, where)
 
     def split(self, name: str) -> ClipSet | None:
         """The ClipSet of ``name`` (train/val/test), loaded on first use; None for an absent test split."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from signlang.data.cache import CACHE_MODES, LazyClipSet, build_cached, cache_key, cache_root, fill_buffer, npz_length, open_cached
 from signlang.data.clips import ClipSet
 from signlang.data.layout import INPUT_DIMS, NUM_POINTS
 from signlang.data.module import ClipData
@@ -185,8 +186,12 @@ def load_split(
     fallback_key: str | None = None,
     dtype: type = np.float32,
     workers: int = 4,
-) -> ClipSet:
-    """Load every clip named by ``labels`` from ``directory`` into one ClipSet."""
+    cache: str = "memory",
+    cache_dir: str | None = None,
+) -> ClipSet | LazyClipSet:
+    """Load every clip named by ``labels`` from ``directory``, held as ``cache`` says (signlang.data.cache)."""
+    if cache not in CACHE_MODES:
+        raise ConfigError(f"data.cache must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(f"data directory not found: {directory}. Point data.*_dir at a folder of .npz clips")
@@ -205,22 +210,57 @@ def load_split(
         log.warning("%s: %d .npz file(s) are not in %s and are ignored", directory, unlabelled, labels)
 
     paths = [on_disk[f] for f in table["file"]]
+    names = list(table["file"])
+    targets = {k: table[k].to_numpy(np.int64) for k in ("gloss", "cat", "occluded")}
+    width = INPUT_DIMS[kind]
+
+    def read(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+        arrays = read_clip(path, kind, key, fallback_key)
+        return arrays.x, arrays.mask
+
+    if cache == "mmap":
+        settings = {"kind": kind, "key": key, "fallback_key": fallback_key, "dtype": np.dtype(dtype).name}
+        folder = cache_root(directory, cache_dir) / f"{directory.name}-{cache_key(paths, Path(labels), settings)}"
+        if (folder / "meta.json").exists():
+            log.info("%s: using the mmap cache %s", directory, folder)
+            return open_cached(folder)
+
+    # Pass 1: lengths from the array headers (cheap); files whose header is off get the full check.
+    names_to_try = [key] + ([fallback_key] if fallback_key else [])
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(pool.map(lambda p: _try_read(p, kind, key, fallback_key), paths))
-    problems = [r for r in results if isinstance(r, str)]
+        headers = list(pool.map(lambda p: npz_length(p, names_to_try), paths))
+        masks = list(pool.map(lambda p: npz_length(p, ["mask"]) is not None, paths)) if kind == "keypoints" else []
+    suspicious = [p for p, h in zip(paths, headers) if h is None or h[1] == 0 or h[2] != width]
+    problems = [r for r in (_try_read(p, kind, key, fallback_key) for p in suspicious) if isinstance(r, str)]
     if problems:
         raise DataError(f"{len(problems)} bad clip(s) in {directory}: {summarize(problems, 3)}")
-    masks = [r.mask for r in results]
-    has_mask = kind == "keypoints" and all(m is not None for m in masks)
-    return ClipSet.from_clips(
-        [r.x for r in results],
-        gloss=table["gloss"],
-        cat=table["cat"],
-        occluded=table["occluded"],
-        names=list(table["file"]),
-        point_masks=masks if has_mask else None,
-        dtype=dtype,
-    )
+    lengths = np.array([h[1] for h in headers], dtype=np.int64)
+    with_mask = kind == "keypoints" and all(masks)
+
+    # Pass 2: every clip read, checked and copied into its slice.
+    def fill(offsets, buffer, mask) -> list[str]:
+        return fill_buffer(paths, read, lengths, offsets, buffer, mask if with_mask else None, workers)
+
+    if cache == "none":
+        problems = fill_buffer(paths, read, lengths, np.zeros(len(paths) + 1, np.int64), _Discard(), None, workers)
+        if problems:
+            raise DataError(f"{len(problems)} bad clip(s) in {directory}: {summarize(problems, 3)}")
+        return LazyClipSet(paths, lengths, width, read, targets["gloss"], targets["cat"], targets["occluded"], names, with_mask)
+    if cache == "mmap":
+        log.info("%s: building the mmap cache %s", directory, folder)
+        return build_cached(folder, lengths, width, dtype, with_mask, fill, targets, names)
+    offsets, buffer, mask = ClipSet.allocate(lengths, width, dtype, with_mask)
+    problems = fill(offsets, buffer, mask)
+    if problems:
+        raise DataError(f"{len(problems)} bad clip(s) in {directory}: {summarize(problems, 3)}")
+    return ClipSet(buffer=buffer, offsets=offsets, names=names, mask_buffer=mask, **targets)
+
+
+class _Discard:
+    """A write-only sink: lets ``cache=none`` validate every clip without keeping it."""
+
+    def __setitem__(self, key, value) -> None:
+        pass
 
 
 def _try_read(path: Path, kind: str, key: str, fallback_key: str | None) -> ClipArrays | str:
@@ -247,6 +287,8 @@ class NpzData(ClipData):
         key: str = "X",
         fallback_key: str | None = None,
         feature_dtype: str = "float32",
+        cache: str = "memory",
+        cache_dir: str | None = None,
         load_workers: int = 4,
         **common,
     ) -> None:
@@ -262,6 +304,10 @@ class NpzData(ClipData):
         self.key = key
         self.fallback_key = fallback_key
         self.dtype = np.float16 if feature_dtype == "float16" else np.float32
+        if cache not in CACHE_MODES:
+            raise ConfigError(f"data.cache must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
+        self.cache = cache
+        self.cache_dir = cache_dir
         self.load_workers = load_workers
 
     def available(self) -> list[str]:
@@ -283,4 +329,6 @@ class NpzData(ClipData):
             num_cat=self.num_cat,
             dtype=self.dtype,
             workers=self.load_workers,
+            cache=self.cache,
+            cache_dir=self.cache_dir,
         )

@@ -33,7 +33,7 @@ def predict_probs(model: nn.Module, clips: ClipSet, device: torch.device, batch_
     gloss, cat = None, None
     for batch in make_loader(clips, batch_size, shuffle=False):
         batch = batch.to(device)
-        g, c = model(batch.x, batch.pad_mask)
+        g, c = model(batch.x, batch.pad_mask, batch.lengths)
         g, c = g.float().softmax(-1).cpu().numpy(), c.float().softmax(-1).cpu().numpy()
         if gloss is None:
             gloss = np.zeros((len(clips), g.shape[1]), np.float32)

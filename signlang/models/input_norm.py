@@ -8,6 +8,8 @@ evaluation and prediction use exactly the ones training used.
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import numpy as np
 import torch
 from torch import nn
@@ -26,13 +28,13 @@ class InputNorm(nn.Module):
         self.register_buffer("fitted", torch.tensor(False))
 
     @torch.no_grad()
-    def fit(self, frames: np.ndarray, chunk: int = 65536) -> None:
-        """Fit on ``frames [N, dim]`` (all frames of the training split), in float64 chunks."""
-        total = np.zeros(frames.shape[1])
-        total_sq = np.zeros(frames.shape[1])
-        count = np.zeros(frames.shape[1])
-        for start in range(0, len(frames), chunk):
-            x = frames[start : start + chunk].astype(np.float64)
+    def fit(self, frames: np.ndarray | Iterable[np.ndarray], chunk: int = 65536) -> None:
+        """Fit on all frames of the training split: one ``[N, dim]`` array or an iterable of blocks."""
+        dim = self.mean.shape[0]
+        total, total_sq, count = np.zeros(dim), np.zeros(dim), np.zeros(dim)
+        blocks = (frames[i : i + chunk] for i in range(0, len(frames), chunk)) if isinstance(frames, np.ndarray) else frames
+        for block in blocks:
+            x = np.asarray(block, dtype=np.float64)
             valid = x != 0 if self.zero_is_missing else np.ones_like(x, dtype=bool)
             total += (x * valid).sum(0)
             total_sq += (x * x * valid).sum(0)

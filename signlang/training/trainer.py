@@ -24,6 +24,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import DataLoader
 
 from signlang import __version__
+from signlang.data.cache import LazyClipSet
 from signlang.data.clips import Batch, ClipSet
 from signlang.data.loader import make_loader
 from signlang.data.module import ClipData
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 METRIC_COLUMNS = (
     "epoch", "train_loss", "train_gloss_acc", "train_cat_acc",
-    "val_loss", "val_gloss_acc", "val_cat_acc", "lr", "epoch_time_s",
+    "val_loss", "val_gloss_acc", "val_cat_acc", "lr", "epoch_time_s", "train_time_s", "data_wait",
 )  # fmt: skip
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -101,6 +102,7 @@ class Trainer:
         pin_memory: bool | str = "auto",
         prefetch_factor: int = 2,
         resume: str | None = None,
+        compile: bool = False,
         limit_train_batches: int | None = None,
         limit_val_batches: int | None = None,
         log_every: int = 10,
@@ -136,25 +138,34 @@ class Trainer:
         self.label_smoothing = label_smoothing
         self.grad_clip = grad_clip
         self.early_stop = early_stop
-        # Splits are held in memory and a batch is one gather, so worker processes would only add
-        # inter-process copies: "auto" means the main process.
-        self.num_workers = 0 if num_workers == "auto" else num_workers
+        self.num_workers = num_workers  # "auto" is settled per split in loader()
         self.pin_memory = self.device.type == "cuda" if pin_memory == "auto" else bool(pin_memory)
         self.prefetch_factor = prefetch_factor
         self.resume = resume
+        self.compile = compile
         self.limit_train_batches = limit_train_batches
         self.limit_val_batches = limit_val_batches
         self.log_every = max(1, log_every)
         self.progress = progress
 
     # ----------------------------------------------------------------- building blocks
-    def loader(self, clips: ClipSet, batch_size: int, train: bool) -> DataLoader:
+    def workers_for(self, clips) -> int:
+        """``auto``: 0 for splits held in memory or mmap (a batch is one gather; workers would only add
+        inter-process copies); for ``data.cache=none`` (files read per batch) one per spare core, up to 4."""
+        if self.num_workers != "auto":
+            return int(self.num_workers)
+        if isinstance(clips, LazyClipSet):
+            return max(1, min(4, (os.cpu_count() or 2) - 1))
+        return 0
+
+    def loader(self, clips: ClipSet, batch_size: int, train: bool, bucket: bool = False) -> DataLoader:
         return make_loader(
             clips,
             batch_size,
             shuffle=train,
+            bucket=train and bucket,
             seed=self.seed,
-            num_workers=self.num_workers,
+            num_workers=self.workers_for(clips),
             pin_memory=self.pin_memory,
             prefetch_factor=self.prefetch_factor,
         )
@@ -167,40 +178,47 @@ class Trainer:
     def _autocast(self):
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype, enabled=self.amp)
 
-    def _batches(self, loader: DataLoader, limit: int | None, progress: Progress, label: str):
+    def _batches(self, loader: DataLoader, limit: int | None, progress: Progress, label: str, clock: dict | None = None):
+        """Batches moved to the device; ``clock["wait"]`` sums the time spent waiting for them."""
         total = len(loader) if limit is None else min(limit, len(loader))
         task = progress.add_task(label, total=total, status="")
-        for i, batch in enumerate(loader):
-            if i >= total:
-                break
-            yield task, batch.to(self.device, non_blocking=self.pin_memory)
+        batches = iter(loader)
+        for _ in range(total):
+            start = time.perf_counter()
+            batch = next(batches).to(self.device, non_blocking=self.pin_memory)
+            if clock is not None:
+                clock["wait"] += time.perf_counter() - start
+            yield task, batch
             progress.advance(task)
         progress.remove_task(task)
 
     @staticmethod
     def _tally(totals: torch.Tensor, loss: torch.Tensor, logits, batch: Batch) -> None:
         """Add a batch's loss and correct counts to running sums kept on the device (no host sync)."""
-        n = len(batch)
         totals += torch.stack([
-            loss.detach().float() * n,
+            loss.detach().float() * len(batch),
             (logits[0].argmax(1) == batch.gloss).sum(),
             (logits[1].argmax(1) == batch.cat).sum(),
-            totals.new_tensor(float(n)),
         ])  # fmt: skip
 
     @staticmethod
-    def _means(totals: torch.Tensor) -> dict[str, float]:
-        loss_sum, gloss_ok, cat_ok, n = totals.tolist()
+    def _means(totals: torch.Tensor, n: int) -> dict[str, float]:
+        loss_sum, gloss_ok, cat_ok = totals.tolist()
         return {"loss": loss_sum / n, "gloss_acc": gloss_ok / n, "cat_acc": cat_ok / n}
 
     def train_epoch(self, model, loader, optimizer, scaler, progress: Progress, epoch: int) -> dict[str, float]:
+        """One pass over the training batches; also returns its time and the share spent waiting for data."""
         model.train()
-        totals = torch.zeros(4, device=self.device)  # loss*n, gloss correct, cat correct, n
+        totals = torch.zeros(3, device=self.device)  # loss*n, gloss correct, cat correct
         first_bad = torch.tensor(-1, device=self.device)  # first step with a non-finite loss
-        steps = self._batches(loader, self.limit_train_batches, progress, f"epoch {epoch}")
+        clock = {"wait": 0.0}
+        seen = 0
+        start = time.perf_counter()
+        steps = self._batches(loader, self.limit_train_batches, progress, f"epoch {epoch}", clock)
         for step, (task, batch) in enumerate(steps, start=1):
+            seen += len(batch)
             with self._autocast():
-                logits = model(batch.x, batch.pad_mask)
+                logits = model(batch.x, batch.pad_mask, batch.lengths)
                 loss = self.loss(logits, batch)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -213,9 +231,12 @@ class Trainer:
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), step, first_bad)
             if step % self.log_every == 0:  # the only host syncs: the progress display and the NaN check
                 self._check_finite(first_bad, epoch)
-                progress.update(task, status=f"loss {totals[0].item() / totals[3].item():.4f}")
+                progress.update(task, status=f"loss {totals[0].item() / seen:.4f}")
         self._check_finite(first_bad, epoch)
-        return self._means(totals)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - start
+        return {**self._means(totals, seen), "time_s": elapsed, "data_wait": clock["wait"] / max(elapsed, 1e-9)}
 
     def _check_finite(self, first_bad: torch.Tensor, epoch: int) -> None:
         step = int(first_bad.item())
@@ -230,12 +251,14 @@ class Trainer:
     def evaluate(self, model, loader, progress: Progress, label: str, limit: int | None = None) -> dict[str, float]:
         """Loss and top-1 accuracies over ``loader`` (every clip counted once)."""
         model.eval()
-        totals = torch.zeros(4, device=self.device)
+        totals = torch.zeros(3, device=self.device)
+        seen = 0
         for _, batch in self._batches(loader, limit, progress, label):
             with self._autocast():
-                logits = model(batch.x, batch.pad_mask)
+                logits = model(batch.x, batch.pad_mask, batch.lengths)
             self._tally(totals, self.loss(logits, batch), logits, batch)
-        return self._means(totals)
+            seen += len(batch)
+        return self._means(totals, seen)
 
     def _progress(self) -> Progress:
         return Progress(
@@ -269,7 +292,7 @@ class Trainer:
         else:
             norm = getattr(model, "input_norm", None)
             if norm is not None and not bool(norm.fitted):
-                norm.fit(data.split("train").x)  # training statistics only: val/test stay unseen
+                norm.fit(data.split("train").chunks())  # training statistics only: val/test stay unseen
         model.to(self.device)
         opt = optimizer(param_groups(model))
         sched = scheduler(opt)
@@ -285,8 +308,9 @@ class Trainer:
             run.append_missing_metrics(loop.history)
             log.info("resuming %s after epoch %d of %d", run.path, loop.epoch, self.max_epochs)
 
-        train_loader = self.loader(data.split("train"), data.batch_size, train=True)
+        train_loader = self.loader(data.split("train"), data.batch_size, train=True, bucket=data.bucket)
         val_loader = self.loader(data.split("val"), data.eval_batch_size, train=False)
+        step_model = torch.compile(model, dynamic=True) if self.compile else model  # same parameters
         n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
         log.info("run folder: %s", run.path)
         log.info("%s: %.2fM trainable parameters on %s%s", model_name, n_params / 1e6, self.device,
@@ -305,15 +329,17 @@ class Trainer:
                 start = time.perf_counter()
                 lr = opt.param_groups[0]["lr"]
                 train_loader.batch_sampler.set_epoch(epoch)
-                train = self.train_epoch(model, train_loader, opt, scaler, progress, epoch)
-                val = self.evaluate(model, val_loader, progress, "val", self.limit_val_batches)
+                train = self.train_epoch(step_model, train_loader, opt, scaler, progress, epoch)
+                val = self.evaluate(step_model, val_loader, progress, "val", self.limit_val_batches)
                 sched.step(val["gloss_acc"]) if isinstance(sched, ReduceLROnPlateau) else sched.step()
                 row = {
                     "epoch": epoch,
-                    **{f"train_{k}": v for k, v in train.items()},
+                    **{f"train_{k}": train[k] for k in ("loss", "gloss_acc", "cat_acc")},
                     **{f"val_{k}": v for k, v in val.items()},
                     "lr": lr,
                     "epoch_time_s": round(time.perf_counter() - start, 3),
+                    "train_time_s": round(train["time_s"], 3),
+                    "data_wait": round(train["data_wait"], 4),
                 }
                 improved = loop.record(row)
                 stop = self.early_stop is not None and loop.stale_epochs >= self.early_stop

@@ -19,7 +19,8 @@ def make_set(lengths=(3, 1, 5), width=4) -> tuple[ClipSet, list[np.ndarray]]:
 
 def test_buffer_is_one_array_with_offsets():
     cs, clips = make_set()
-    assert cs.x.shape == (9, 4) and cs.offsets.tolist() == [0, 3, 4, 9]
+    assert cs.x.shape == (9, 4) and cs.buffer.shape == (10, 4) and cs.offsets.tolist() == [0, 3, 4, 9]
+    assert not cs.buffer[-1].any() and not cs.mask_buffer[-1].any()  # the row padding reads
     assert cs.lengths.tolist() == [3, 1, 5]
     for i, c in enumerate(clips):
         np.testing.assert_array_equal(cs.clip(i), c)
@@ -44,6 +45,8 @@ def test_float16_buffer_is_cast_back_per_batch():
     cs = ClipSet.from_clips(clips, gloss=[0, 0, 0], cat=[0, 0, 0], occluded=[0, 0, 0], names=list("abc"), dtype=np.float16)
     assert cs.x.dtype == np.float16
     b = cs.batch([0, 2])
+    assert b.x.dtype == torch.float16  # half the bytes until it reaches the device
+    b = b.to("cpu")
     assert b.x.dtype == torch.float32
     np.testing.assert_allclose(b.x[1].numpy(), clips[2], atol=1e-2)
 
@@ -51,7 +54,7 @@ def test_float16_buffer_is_cast_back_per_batch():
 def test_inconsistent_arrays_are_refused():
     cs, _ = make_set()
     with pytest.raises(ValueError):
-        ClipSet(x=cs.x, offsets=cs.offsets[:-1], gloss=cs.gloss, cat=cs.cat, occluded=cs.occluded, names=cs.names)
+        ClipSet(buffer=cs.buffer, offsets=cs.offsets[:-1], gloss=cs.gloss, cat=cs.cat, occluded=cs.occluded, names=cs.names)
 
 
 def test_batch_moves_between_devices_whole():

@@ -48,3 +48,36 @@ def test_loader_yields_padded_batches_with_workers():
         loader = make_loader(clips, 5, shuffle=True, seed=0, num_workers=workers)
         seen = [i for batch in loader for i in batch.index.tolist()]
         assert sorted(seen) == list(range(len(clips)))
+
+
+def test_bucketed_epoch_visits_every_index_once_and_is_deterministic():
+    lengths = np.random.default_rng(0).integers(80, 161, size=1000)
+    s = BatchSampler(lengths, 32, shuffle=True, bucket=True, seed=3)
+    s.set_epoch(1)
+    batches = s.batches()
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    again = BatchSampler(lengths, 32, shuffle=True, bucket=True, seed=3)
+    again.set_epoch(1)
+    assert [b.tolist() for b in again.batches()] == [b.tolist() for b in batches]
+    s.set_epoch(2)
+    assert [b.tolist() for b in s.batches()] != [b.tolist() for b in batches]  # reshuffled each epoch
+
+
+def test_bucketing_cuts_padding_and_keeps_batches_random():
+    from signlang.data.loader import padding_fraction
+
+    lengths = np.random.default_rng(0).integers(80, 161, size=1704)
+    plain = BatchSampler(lengths, 32, shuffle=True, seed=0).batches()
+    bucketed = BatchSampler(lengths, 32, shuffle=True, bucket=True, seed=0).batches()
+    assert padding_fraction(lengths, bucketed) < 0.5 * padding_fraction(lengths, plain)
+    firsts = [lengths[b].mean() for b in bucketed[:10]]
+    assert np.std(firsts) > 5  # batch order is shuffled, not sorted by length
+
+
+def test_ranks_split_the_batches_of_an_epoch():
+    lengths = np.random.default_rng(0).integers(5, 50, size=101)
+    ranks = [BatchSampler(lengths, 8, shuffle=True, bucket=True, seed=1, rank=r, world_size=3) for r in range(3)]
+    per_rank = [r.batches() for r in ranks]
+    assert len({len(b) for b in per_rank}) == 1  # equal step counts
+    seen = {i for batches in per_rank for b in batches for i in b}
+    assert seen == set(range(101))

@@ -26,7 +26,8 @@ def metrics(folder: Path) -> list[dict[str, str]]:
     with open(folder / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     for row in rows:
-        row.pop("epoch_time_s")
+        for timing in ("epoch_time_s", "train_time_s", "data_wait"):
+            row.pop(timing)
     return rows
 
 

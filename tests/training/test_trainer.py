@@ -152,7 +152,7 @@ class Diverging(nn.Module):
         self.inner = small_transformer()
         self.steps = 0
 
-    def forward(self, x, pad_mask):
+    def forward(self, x, pad_mask, lengths=None):
         g, c = self.inner(x, pad_mask)
         if self.training:
             self.steps += 1
