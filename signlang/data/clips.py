@@ -18,7 +18,7 @@ import torch
 class Batch:
     """Padded clips of one batch; ``pad_mask`` is True at padding positions."""
 
-    x: torch.Tensor  # [B, T, D], zero at padding; float16 when the buffer is (cast on the device)
+    x: torch.Tensor  # [B, T, D], zero at padding; float16 when the buffer is (models compute in float32)
     pad_mask: torch.Tensor  # [B, T] bool
     lengths: torch.Tensor  # [B] int64, always on the CPU (packing needs host lengths; no device sync)
     gloss: torch.Tensor  # [B] int64
@@ -35,11 +35,9 @@ class Batch:
         return replace(self, **{k: fn(v) for k, v in values.items() if v is not None})
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> "Batch":
-        """Move to ``device``; features stored as float16 become float32 there (half the copy)."""
-        moved = self._map(lambda t: t.to(device, non_blocking=non_blocking))
-        if moved.x.dtype != torch.float32:
-            moved.x = moved.x.float()
-        return moved
+        """Move to ``device``. Float16 ``x`` stays float16 (half the copy): the models' first op,
+        the input standardisation, computes in float32."""
+        return self._map(lambda t: t.to(device, non_blocking=non_blocking))
 
     def pin_memory(self) -> "Batch":
         """Called by DataLoader(pin_memory=True) so host-to-GPU copies can be asynchronous."""

@@ -101,6 +101,27 @@ def padding_fraction(lengths: np.ndarray, batches: list[np.ndarray]) -> float:
     return 1.0 - float(sum(int(lengths[b].sum()) for b in batches)) / padded
 
 
+class InProcessBatches:
+    """Batches gathered straight from the split, in this process: what ``make_loader`` returns for
+    ``num_workers=0``. The DataLoader machinery (per-index fetches, collation) would add Python work
+    per batch for nothing, and that work holds the GIL a prefetch thread needs."""
+
+    num_workers = 0
+
+    def __init__(self, clips: ClipSet, sampler: "BatchSampler", pin_memory: bool = False) -> None:
+        self.clips = clips
+        self.batch_sampler = sampler
+        self.pin_memory = pin_memory
+
+    def __len__(self) -> int:
+        return len(self.batch_sampler)
+
+    def __iter__(self):
+        for indices in self.batch_sampler.batches():
+            batch = self.clips.batch(indices)
+            yield batch.pin_memory() if self.pin_memory else batch
+
+
 class _Indices(Dataset):
     """Items are plain indices; ClipSet.batch turns a list of them into a padded batch."""
 
@@ -127,14 +148,15 @@ def make_loader(
     prefetch_factor: int | None = None,
     rank: int = 0,
     world_size: int = 1,
-) -> DataLoader:
-    """A DataLoader whose batches are gathered from the split's buffer in one step (``ClipSet.batch``)."""
+) -> DataLoader | InProcessBatches:
+    """Batches gathered from the split's buffer in one step (``ClipSet.batch``): in this process for
+    ``num_workers=0``, else through a DataLoader with worker processes."""
     sampler = BatchSampler(
         clips.lengths, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last, bucket=bucket, rank=rank, world_size=world_size
     )
-    extra = {}
-    if num_workers > 0:
-        extra = {"persistent_workers": True, "prefetch_factor": prefetch_factor or 2, "worker_init_fn": seed_worker}
+    if num_workers == 0:
+        return InProcessBatches(clips, sampler, pin_memory)
+    extra = {"persistent_workers": True, "prefetch_factor": prefetch_factor or 2, "worker_init_fn": seed_worker}
     return DataLoader(
         _Indices(len(clips)),
         batch_sampler=sampler,

@@ -251,15 +251,15 @@ class SyntheticData(ClipData):
         return root
 
 
-def write_npz_split(root: Path, split: str, clips: list[dict]) -> None:
-    """Write ``keypoints_<split>/<name>.npz`` and ``<split>_labels.csv`` as the extraction pipeline does."""
+def write_npz_split(root: Path, split: str, clips: list[dict], write_files: bool = True, write_labels: bool = True) -> None:
+    """Write ``keypoints_<split>/<name>.npz`` (compressed, as the extraction pipeline does) and ``<split>_labels.csv``."""
     folder = root / f"keypoints_{split}"
     folder.mkdir(parents=True, exist_ok=True)
-    meta = json.dumps({"order": ORDER, "source": "signlang.data.synthetic"})
-    rows = ["file,gloss,cat,occluded"]
-    for c in clips:
-        arrays = {k: c[k] for k in ("X", "mask", "X2048") if k in c}
-        np.savez_compressed(folder / f"{c['name']}.npz", **arrays, meta=np.array(meta))
-        rows.append(f"{c['name']}.npz,{c['gloss']},{c['cat']},{c['occluded']}")
-    (root / f"{split}_labels.csv").write_text("\n".join(rows) + "\n")
-
+    if write_files:
+        meta = json.dumps({"order": ORDER, "source": "signlang.data.synthetic"})
+        for c in clips:
+            arrays = {k: c[k] for k in ("X", "mask", "X2048") if k in c}
+            np.savez_compressed(folder / f"{c['name']}.npz", **arrays, meta=np.array(meta))
+    if write_labels:
+        rows = ["file,gloss,cat,occluded"] + [f"{c['name']}.npz,{c['gloss']},{c['cat']},{c['occluded']}" for c in clips]
+        (root / f"{split}_labels.csv").write_text("\n".join(rows) + "\n")

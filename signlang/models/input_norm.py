@@ -28,17 +28,28 @@ class InputNorm(nn.Module):
         self.register_buffer("fitted", torch.tensor(False))
 
     @torch.no_grad()
-    def fit(self, frames: np.ndarray | Iterable[np.ndarray], chunk: int = 65536) -> None:
-        """Fit on all frames of the training split: one ``[N, dim]`` array or an iterable of blocks."""
+    def fit(self, frames: np.ndarray | Iterable[np.ndarray], chunk_values: int = 1 << 22) -> None:
+        """Fit on all frames of the training split: one ``[N, dim]`` array or an iterable of blocks.
+
+        Blocks are processed ~4M values at a time in float32 and summed in float64, so fitting
+        costs a few MB of memory whatever the size of the split.
+        """
         dim = self.mean.shape[0]
+        rows = max(1, chunk_values // dim)
         total, total_sq, count = np.zeros(dim), np.zeros(dim), np.zeros(dim)
-        blocks = (frames[i : i + chunk] for i in range(0, len(frames), chunk)) if isinstance(frames, np.ndarray) else frames
+        blocks = [frames] if isinstance(frames, np.ndarray) else frames
         for block in blocks:
-            x = np.asarray(block, dtype=np.float64)
-            valid = x != 0 if self.zero_is_missing else np.ones_like(x, dtype=bool)
-            total += (x * valid).sum(0)
-            total_sq += (x * x * valid).sum(0)
-            count += valid.sum(0)
+            for start in range(0, len(block), rows):
+                x = np.asarray(block[start : start + rows], dtype=np.float32)
+                if self.zero_is_missing:
+                    x = np.where(x != 0, x, np.nan)
+                    total += np.nansum(x, axis=0, dtype=np.float64)
+                    total_sq += np.nansum(x * x, axis=0, dtype=np.float64)
+                    count += (~np.isnan(x)).sum(axis=0)
+                else:
+                    total += x.sum(axis=0, dtype=np.float64)
+                    total_sq += np.einsum("ij,ij->j", x, x, dtype=np.float64)
+                    count += len(x)
         n = np.maximum(count, 1)
         mean = total / n
         std = np.sqrt(np.maximum(total_sq / n - mean**2, 0.0)) + self.eps
@@ -46,8 +57,14 @@ class InputNorm(nn.Module):
         self.std.copy_(torch.from_numpy(np.where(count > 0, std, 1.0)))
         self.fitted.fill_(True)
 
+    def affine(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(scale, shift)`` with ``normalised = x * scale + shift``, for callers that fuse it with other ops."""
+        scale = 1.0 / self.std
+        return scale, -self.mean * scale
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = (x - self.mean) / self.std
+        scale, shift = self.affine()
+        y = torch.addcmul(shift, x, scale)
         if self.zero_is_missing:
             y = y.masked_fill(x == 0, 0.0)
         return y

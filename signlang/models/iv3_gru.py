@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from signlang.errors import ConfigError
+from signlang.models.gru import gru_layer
 from signlang.models.input_norm import InputNorm
 from signlang.models.layers import Dropout, FeatureDropout
 
@@ -114,20 +115,32 @@ class InceptionV3GRU(nn.Module):
         """``x [B,T,2048]`` (or frames with a backbone), ``pad_mask [B,T]``, optional host ``lengths`` -> logits."""
         if self.backbone is not None:
             x = self._frame_features(x, pad_mask)
-        elif self.input_norm is not None:
-            x = self.input_norm(x)
-        h = self.input_dropout(x)
+        h = self._normalise_and_drop(x)
         if self.bidirectional:
             last = self._packed(h, (~pad_mask).sum(dim=1).cpu() if lengths is None else lengths.cpu())
         else:
             for i, gru in enumerate(self.grus):
-                h, _ = gru(h)
+                # CPU: the hand-written GRU (2x faster at small hidden sizes); CUDA: cuDNN
+                h = gru_layer(gru, h) if h.device.type == "cpu" else gru(h)[0]
                 if i + 1 < len(self.grus):
                     h = self.dropout(h)
             ends = (~pad_mask).sum(dim=1) - 1  # each clip's last real frame, computed on the device
             last = h.gather(1, ends.view(-1, 1, 1).expand(-1, 1, h.shape[-1])).squeeze(1)
         last = self.dropout(last)
         return self.gloss_head(last), self.cat_head(last)
+
+    def _normalise_and_drop(self, x: torch.Tensor) -> torch.Tensor:
+        """Input standardisation and channel dropout as one fused multiply-add over the wide input
+        (three passes over ``[B,T,2048]`` become one; also casts float16 storage up)."""
+        if self.input_norm is None:
+            return self.input_dropout(x.float())
+        scale, shift = self.input_norm.affine()
+        p = self.input_dropout.p
+        if self.training and p > 0:
+            keep = (torch.rand(x.shape[0], 1, x.shape[2], device=x.device) >= p).float() * (1.0 / (1.0 - p))
+            scale, shift = scale * keep, shift * keep
+        # One float32 copy (also of float16 storage), normalised in place: nothing here needs a gradient.
+        return x.to(torch.float32, copy=True).mul_(scale).add_(shift)
 
     def _packed(self, h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         hidden = None

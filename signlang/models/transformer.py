@@ -118,8 +118,7 @@ class SignTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``x [B,T,input_dim]``, ``pad_mask [B,T]`` (True = padding) -> gloss and category logits."""
-        if self.input_norm is not None:
-            x = self.input_norm(x)
+        x = self.input_norm(x) if self.input_norm is not None else x.float()  # float32 from float16 storage
         h = self.input_proj(x)
         if self.cls_token is not None:
             h = torch.cat([self.cls_token.expand(len(h), -1, -1).to(h.dtype), h], dim=1)

@@ -28,6 +28,7 @@ from signlang.data.cache import LazyClipSet
 from signlang.data.clips import Batch, ClipSet
 from signlang.data.loader import make_loader
 from signlang.data.module import ClipData
+from signlang.data.prefetch import ThreadPrefetcher
 from signlang.errors import ConfigError, SignlangError
 from signlang.runtime import resolve_device
 from signlang.training.checkpoint import load_checkpoint, save_checkpoint
@@ -103,6 +104,7 @@ class Trainer:
         prefetch_factor: int = 2,
         resume: str | None = None,
         compile: bool = False,
+        prefetch: bool = True,
         limit_train_batches: int | None = None,
         limit_val_batches: int | None = None,
         log_every: int = 10,
@@ -143,6 +145,7 @@ class Trainer:
         self.prefetch_factor = prefetch_factor
         self.resume = resume
         self.compile = compile
+        self.prefetch = prefetch
         self.limit_train_batches = limit_train_batches
         self.limit_val_batches = limit_val_batches
         self.log_every = max(1, log_every)
@@ -182,13 +185,14 @@ class Trainer:
         """Batches moved to the device; ``clock["wait"]`` sums the time spent waiting for them."""
         total = len(loader) if limit is None else min(limit, len(loader))
         task = progress.add_task(label, total=total, status="")
-        batches = iter(loader)
+        batches = iter(ThreadPrefetcher(loader) if loader.num_workers == 0 and self.prefetch else loader)
         for _ in range(total):
             start = time.perf_counter()
             batch = next(batches).to(self.device, non_blocking=self.pin_memory)
             if clock is not None:
                 clock["wait"] += time.perf_counter() - start
             yield task, batch
+            del batch  # not kept alive into the next wait (freeing a large batch is not waiting for data)
             progress.advance(task)
         progress.remove_task(task)
 

@@ -69,3 +69,13 @@ def test_unidirectional_fast_path_equals_packed_sequences():
         last = model._packed(model.input_norm(x), (~pad).sum(1))
         packed = model.gloss_head(last)
     torch.testing.assert_close(fast[0], packed, atol=1e-5, rtol=1e-4)
+
+
+def test_float16_input_gives_float32_outputs_close_to_float32_input():
+    torch.manual_seed(0)
+    model = InceptionV3GRU(**SMALL).eval()
+    x, pad = batch(width=2048)
+    with torch.no_grad():
+        full, half = model(x, pad), model(x.half(), pad)
+    assert half[0].dtype == torch.float32
+    torch.testing.assert_close(full[0], half[0], atol=2e-3, rtol=1e-2)

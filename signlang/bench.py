@@ -1,0 +1,221 @@
+"""Training-speed benchmark on FSL-105-sized data: ``python -m signlang.bench``.
+
+Writes (or reuses, with ``--data-dir``) 1,704 train / 426 val clips in the seed layout (T uniform
+in 80-160; ``X``, ``mask`` and ``X2048`` in compressed .npz files, as the extraction pipeline writes
+them), then for each model and ``data.cache`` mode trains one epoch in a fresh process and prints:
+train samples/s, train and full (train + val) epoch time, the share of step time spent waiting for
+data, the pure model compute on the same batches (forward, backward, optimizer step, batches
+already on the device), padded positions with and without length bucketing, and peak RSS.
+
+The IV3-GRU runs at the reference's hidden sizes (16/12), with float16 feature storage; the
+transformer at its defaults (4 layers, d=256). Nothing here needs Hydra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+TRAIN, VAL = 1704, 426
+NUM_GLOSS, NUM_CAT = 105, 10
+
+
+def write_data(root: Path, workers: int = 4) -> Path:
+    """FSL-105-sized synthetic clips in the seed layout (skipped when ``root`` already holds them)."""
+    from signlang.data.synthetic import generate_split, make_glosses, write_npz_split
+
+    if (root / "val_labels.csv").exists() and len(list((root / "keypoints_val").glob("*.npz"))) == VAL:
+        return root
+    glosses = make_glosses(NUM_GLOSS, NUM_CAT, seed=0)
+    options = dict(seed=0, min_len=80, max_len=160, occlusion_rate=0.15, noise=0.004, features=True)
+    for split, count in (("train", TRAIN), ("val", VAL)):
+        clips = generate_split(glosses, -(-count // NUM_GLOSS), split=split, **options)[:count]
+        chunks = [clips[i::workers] for i in range(workers)]
+        with ThreadPoolExecutor(workers) as pool:  # zlib releases the GIL
+            list(pool.map(lambda part: write_npz_split(root, split, part, write_labels=False), chunks))
+        write_npz_split(root, split, clips, write_files=False)
+    return root
+
+
+def idle_torch_rss_mb() -> float:
+    out = subprocess.run([sys.executable, "-c", "import torch, resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    return int(out.stdout.strip()) / 1024
+
+
+def measure(model_name: str, cache: str, root: str, device: str, amp: bool, compile_model: bool, threads: int | None) -> dict:
+    """One configuration, in this process: train one epoch and time it against pure compute."""
+    import torch
+    from rich.progress import Progress
+
+    from signlang.data.loader import BatchSampler, padding_fraction
+    from signlang.data.npz import NpzData
+    from signlang.models import InceptionV3GRU, SignTransformer
+    from signlang.training.schedulers import constant
+    from signlang.training.trainer import Trainer, param_groups
+
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    kind = "keypoints" if model_name == "transformer" else "features"
+    started = time.perf_counter()
+    data = NpzData(
+        kind=kind, input_dim=156 if kind == "keypoints" else 2048, num_gloss=NUM_GLOSS, num_cat=NUM_CAT, batch_size=32,
+        train_dir=f"{root}/keypoints_train", val_dir=f"{root}/keypoints_val", train_labels=f"{root}/train_labels.csv",
+        val_labels=f"{root}/val_labels.csv", key="X" if kind == "keypoints" else "X2048", cache=cache,
+        feature_dtype="float16" if kind == "features" else "float32", cache_dir=f"{root}/.cache",
+    )  # fmt: skip
+    data.setup()
+    load_s = time.perf_counter() - started
+    rss_load_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if model_name == "transformer":
+        model = SignTransformer(156, NUM_GLOSS, NUM_CAT)
+    else:
+        model = InceptionV3GRU(2048, NUM_GLOSS, NUM_CAT, hidden_sizes=[16, 12])
+    trainer = Trainer(max_epochs=1, device=device, amp=amp, progress=False, compile=compile_model)
+    train, val = data.split("train"), data.split("val")
+    model.input_norm.fit(train.chunks())
+    model.to(trainer.device)
+    opt = torch.optim.AdamW(param_groups(model), lr=1e-4)
+    scaler = torch.amp.GradScaler(trainer.device.type, enabled=trainer.amp and trainer.amp_dtype == torch.float16)
+    step_model = torch.compile(model, dynamic=True) if compile_model else model
+    loader = trainer.loader(train, data.batch_size, train=True, bucket=True)
+    progress = Progress(disable=True)
+
+    def train_round(epoch: int) -> dict:
+        loader.batch_sampler.set_epoch(epoch)
+        stats = trainer.train_epoch(step_model, loader, opt, scaler, progress, epoch)
+        start = time.perf_counter()
+        trainer.evaluate(step_model, trainer.loader(val, data.eval_batch_size, train=False), progress, "val")
+        return {**stats, "val_s": time.perf_counter() - start}
+
+    def pure_compute(epoch: int) -> float:
+        """The same batches as that epoch, already on the device, with no loader in the loop."""
+        step_model.train()  # evaluate() left it in eval mode: dropout must run as in training
+        loader.batch_sampler.set_epoch(epoch)
+        total = 0.0
+        batches = loader.batch_sampler.batches()
+        for start in range(0, len(batches), 4):  # a few at a time: a whole epoch of features would not fit
+            chunk = [train.batch(b).to(trainer.device) for b in batches[start : start + 4]]
+            if trainer.device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for batch in chunk:
+                with trainer._autocast():
+                    logits = step_model(batch.x, batch.pad_mask, batch.lengths)
+                    loss = trainer.loss(logits, batch)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            if trainer.device.type == "cuda":
+                torch.cuda.synchronize()
+            total += time.perf_counter() - t0
+        return total
+
+    train_round(1)  # warm-up: allocators, caches (and compilation)
+    rounds = [train_round(epoch) for epoch in (2, 3)]
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # training and validation only
+    compute = min(pure_compute(epoch) for epoch in (2, 3))
+    stats = min(rounds, key=lambda r: r["time_s"])  # min over rounds: the least disturbed measurement
+
+    lengths = train.lengths
+    plain = BatchSampler(lengths, 32, shuffle=True, seed=0).batches()
+    bucketed = BatchSampler(lengths, 32, shuffle=True, bucket=True, seed=0).batches()
+    feature_bytes = int(train.lengths.sum() + val.lengths.sum()) * train.width * (2 if kind == "features" else 4)
+    return {
+        "model": model_name, "cache": cache, "device": str(trainer.device), "amp": trainer.amp, "compile": compile_model,
+        "threads": torch.get_num_threads(), "workers": trainer.workers_for(train), "load_s": load_s,
+        "train_samples_per_s": len(train) / stats["time_s"], "train_epoch_s": stats["time_s"],
+        "epoch_s": stats["time_s"] + stats["val_s"], "data_wait": stats["data_wait"], "compute_s": compute,
+        "epoch_over_compute": stats["time_s"] / compute, "padding_plain": padding_fraction(lengths, plain),
+        "padding_bucketed": padding_fraction(lengths, bucketed), "data_mb": feature_bytes / 2**20, "rss_after_load_mb": rss_load_mb,
+        "peak_rss_mb": peak_rss_mb,
+    }  # fmt: skip
+
+
+def run_child(config: dict) -> dict | None:
+    """One configuration in a fresh process (so its peak RSS is its own); None, with the error shown, if it fails."""
+    out = subprocess.run([sys.executable, "-m", "signlang.bench", "--child", json.dumps(config)], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.stderr.write(f"failed: {config}\n{out.stderr[-2000:]}\n")
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def report(rows: list[dict], idle_mb: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"signlang.bench: {TRAIN} train / {VAL} val clips, T 80-160, batch 32 (idle `import torch`: {idle_mb:.0f} MB RSS)")
+    columns = ["model", "cache", "device", "amp", "compile", "samples/s", "train epoch", "+val", "data wait", "compute",
+               "epoch/compute", "padding plain→bucketed", "peak RSS", "RSS target"]  # fmt: skip
+    for c in columns:
+        table.add_column(c, justify="left" if c in ("model", "cache", "device") else "right")
+    for r in rows:
+        target = f"≤ {1.5 * r['data_mb'] + idle_mb:.0f} MB" if r["model"] == "iv3_gru" else ""
+        table.add_row(
+            r["model"], r["cache"], r["device"], "on" if r["amp"] else "off", "on" if r["compile"] else "off", f"{r['train_samples_per_s']:.1f}",
+            f"{r['train_epoch_s']:.2f} s", f"{r['epoch_s']:.2f} s", f"{100 * r['data_wait']:.1f} %", f"{r['compute_s']:.2f} s",
+            f"{r['epoch_over_compute']:.3f}", f"{100 * r['padding_plain']:.1f} % → {100 * r['padding_bucketed']:.1f} %",
+            f"{r['peak_rss_mb']:.0f} MB", target,
+        )  # fmt: skip
+    Console(width=200).print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m signlang.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", help="where the benchmark data is written (kept and reused); default: a temp dir")
+    parser.add_argument("--models", nargs="+", default=["transformer", "iv3_gru"], choices=["transformer", "iv3_gru"])
+    parser.add_argument("--caches", nargs="+", default=["memory", "none"], choices=["memory", "mmap", "none"])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--amp", choices=["off", "on", "both"], default="off")
+    parser.add_argument("--compile", action="store_true", help="also measure torch.compile (memory cache)")
+    parser.add_argument("--threads", type=int, help="torch threads per process (default: torch's choice)")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(measure(**json.loads(args.child))))  # noqa: T201 (child -> parent protocol)
+        return 0
+
+    tmp = None if args.data_dir else tempfile.TemporaryDirectory(prefix="signlang-bench-")
+    root = Path(args.data_dir or tmp.name)
+    started = time.perf_counter()
+    write_data(root)
+    sys.stderr.write(f"data ready in {root} ({time.perf_counter() - started:.0f} s)\n")
+    amps = {"off": [False], "on": [True], "both": [False, True]}[args.amp]
+    configs = [
+        dict(model_name=m, cache=c, root=str(root), device=args.device, amp=a, compile_model=False, threads=args.threads)
+        for m in args.models for c in args.caches for a in (amps if c == "memory" else amps[:1])
+    ]  # fmt: skip
+    if args.compile:
+        configs += [{**c, "compile_model": True} for c in configs if c["cache"] == "memory" and c["amp"] == amps[-1]]
+    idle = idle_torch_rss_mb()
+    rows = []
+    for config in configs:
+        row = run_child(config)
+        if row is None:
+            continue
+        rows.append(row)
+        sys.stderr.write(f"{config['model_name']} cache={config['cache']} amp={config['amp']} compile={config['compile_model']}: "
+                         f"{row['train_epoch_s']:.2f} s\n")  # fmt: skip
+        if args.json:  # written as it goes: a long benchmark cut short keeps what it measured
+            Path(args.json).write_text(json.dumps({"idle_torch_rss_mb": idle, "rows": rows}, indent=2))
+    report(rows, idle)
+    if tmp:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
