@@ -52,7 +52,17 @@ def idle_torch_rss_mb() -> float:
     return int(out.stdout.strip()) / 1024
 
 
-def measure(model_name: str, cache: str, root: str, device: str, amp: bool, compile_model: bool, threads: int | None) -> dict:
+def measure(
+    model_name: str,
+    cache: str,
+    root: str,
+    device: str = "cpu",
+    amp: bool = False,
+    compile_model: bool = False,
+    threads: int | None = None,
+    num_gloss: int = NUM_GLOSS,
+    num_cat: int = NUM_CAT,
+) -> dict:
     """One configuration, in this process: train one epoch and time it against pure compute."""
     import torch
     from rich.progress import Progress
@@ -69,7 +79,7 @@ def measure(model_name: str, cache: str, root: str, device: str, amp: bool, comp
     kind = "keypoints" if model_name == "transformer" else "features"
     started = time.perf_counter()
     data = NpzData(
-        kind=kind, input_dim=156 if kind == "keypoints" else 2048, num_gloss=NUM_GLOSS, num_cat=NUM_CAT, batch_size=32,
+        kind=kind, input_dim=156 if kind == "keypoints" else 2048, num_gloss=num_gloss, num_cat=num_cat, batch_size=32,
         train_dir=f"{root}/keypoints_train", val_dir=f"{root}/keypoints_val", train_labels=f"{root}/train_labels.csv",
         val_labels=f"{root}/val_labels.csv", key="X" if kind == "keypoints" else "X2048", cache=cache,
         feature_dtype="float16" if kind == "features" else "float32", cache_dir=f"{root}/.cache",
@@ -78,9 +88,9 @@ def measure(model_name: str, cache: str, root: str, device: str, amp: bool, comp
     load_s = time.perf_counter() - started
     rss_load_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if model_name == "transformer":
-        model = SignTransformer(156, NUM_GLOSS, NUM_CAT)
+        model = SignTransformer(156, num_gloss, num_cat)
     else:
-        model = InceptionV3GRU(2048, NUM_GLOSS, NUM_CAT, hidden_sizes=[16, 12])
+        model = InceptionV3GRU(2048, num_gloss, num_cat, hidden_sizes=[16, 12])
     trainer = Trainer(max_epochs=1, device=device, amp=amp, progress=False, compile=compile_model)
     train, val = data.split("train"), data.split("val")
     model.input_norm.fit(train.chunks())
