@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-import torch
 
 from signlang.data.clips import Batch, ClipSet
 from signlang.errors import DataError
@@ -198,13 +197,4 @@ class LazyClipSet:
             if mask is not None:
                 mask[row, : len(clip)] = m
         valid = np.arange(x.shape[1])[None, :] < lengths[:, None]
-        return Batch(
-            x=torch.from_numpy(x),
-            pad_mask=torch.from_numpy(~valid),
-            lengths=torch.from_numpy(lengths),
-            gloss=torch.from_numpy(self.gloss[idx]),
-            cat=torch.from_numpy(self.cat[idx]),
-            occluded=torch.from_numpy(self.occluded[idx]),
-            index=torch.from_numpy(idx),
-            point_mask=None if mask is None else torch.from_numpy(mask),
-        )
+        return Batch.from_arrays(x, valid, idx, self, mask)

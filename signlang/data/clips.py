@@ -27,6 +27,20 @@ class Batch:
     index: torch.Tensor  # [B] int64, position of each clip in its ClipSet
     point_mask: torch.Tensor | None = None  # [B, T, 78] bool, True where a keypoint was detected
 
+    @classmethod
+    def from_arrays(cls, x: np.ndarray, valid: np.ndarray, idx: np.ndarray, labels, point_mask: np.ndarray | None = None) -> "Batch":
+        """A batch from padded NumPy arrays; ``labels`` has ``gloss``, ``cat``, ``occluded`` per clip of the split."""
+        return cls(
+            x=torch.from_numpy(x),
+            pad_mask=torch.from_numpy(~valid),
+            lengths=torch.from_numpy(valid.sum(axis=1)),
+            gloss=torch.from_numpy(labels.gloss[idx]),
+            cat=torch.from_numpy(labels.cat[idx]),
+            occluded=torch.from_numpy(labels.occluded[idx]),
+            index=torch.from_numpy(idx),
+            point_mask=None if point_mask is None else torch.from_numpy(point_mask),
+        )
+
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
@@ -163,14 +177,5 @@ class ClipSet:
         idx = np.asarray(indices, dtype=np.int64)
         lengths = self.offsets[idx + 1] - self.offsets[idx]
         x, valid = pad_row_gather(self.buffer, self.offsets[idx], lengths)
-        point_mask = None if self.mask_buffer is None else torch.from_numpy(pad_row_gather(self.mask_buffer, self.offsets[idx], lengths)[0])
-        return Batch(
-            x=torch.from_numpy(x),
-            pad_mask=torch.from_numpy(~valid),
-            lengths=torch.from_numpy(lengths),
-            gloss=torch.from_numpy(self.gloss[idx]),
-            cat=torch.from_numpy(self.cat[idx]),
-            occluded=torch.from_numpy(self.occluded[idx]),
-            index=torch.from_numpy(idx),
-            point_mask=point_mask,
-        )
+        point_mask = None if self.mask_buffer is None else pad_row_gather(self.mask_buffer, self.offsets[idx], lengths)[0]
+        return Batch.from_arrays(x, valid, idx, self, point_mask)
