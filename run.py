@@ -34,6 +34,7 @@ def main(cfg: DictConfig) -> float:
         data = instantiate(cfg.data)
         model = instantiate(cfg.model)
         check_model_fits_data(model, data)
+        transform = instantiate(cfg.transform)  # normalise every batch, augment training batches
         trainer = instantiate(cfg.trainer)
         summary = trainer.fit(
             model,
@@ -42,8 +43,9 @@ def main(cfg: DictConfig) -> float:
             scheduler=instantiate(cfg.scheduler),
             run=run,
             config=OmegaConf.to_container(cfg, resolve=True),
+            transform=transform,
         )
-        final = evaluate_best(run.path, model, data, trainer.device)  # best checkpoint on test (else val)
+        final = evaluate_best(run.path, model, data, trainer.device, transform)  # best checkpoint on test (else val)
         write_run_curves(run.path)
         run.set_status("finished", final=final)
     return summary["best"]["val_gloss_acc"]

@@ -23,7 +23,8 @@ def test_groups_have_the_documented_options():
     assert {"adamw", "adam"} <= set(options("optim"))
     assert {"none", "cosine"} <= set(options("scheduler"))
     assert {"default", "smoke"} <= set(options("trainer"))
-    assert "smoke" in options("experiment")
+    assert {"smoke", "asl33_transformer"} <= set(options("experiment"))
+    assert {"keypoints", "features", "synthetic", "none"} <= set(options("transform"))
 
 
 def test_defaults():
@@ -84,10 +85,42 @@ def test_every_trainer_option_instantiates(trainer):
 
 
 @pytest.mark.parametrize("experiment", options("experiment"))
-@pytest.mark.parametrize("model", ["transformer", "iv3_gru"])
-def test_every_experiment_composes_with_both_models(experiment, model):
-    cfg = compose_config(f"experiment={experiment}", f"model={model}")
+def test_every_experiment_composes_and_instantiates(experiment):
+    cfg = compose_config(f"experiment={experiment}")
     check_model_fits_data(instantiate(cfg.model), instantiate(cfg.data))
+    instantiate(cfg.transform)
+
+
+@pytest.mark.parametrize("model", ["transformer", "iv3_gru"])
+def test_smoke_experiment_serves_both_models(model):
+    cfg = compose_config("experiment=smoke", f"model={model}")
+    check_model_fits_data(instantiate(cfg.model), instantiate(cfg.data))
+
+
+@pytest.mark.parametrize("transform", options("transform"))
+def test_every_transform_option_instantiates(transform):
+    pipeline = instantiate(compose_config(f"transform={transform}").transform)
+    assert hasattr(pipeline, "normalize") and hasattr(pipeline, "augment")
+
+
+def test_transform_and_recipe_follow_the_data():
+    assert compose_config().transform.augment == []  # synthetic: plain
+    keypoints = compose_config("data=keypoints")
+    assert keypoints.transform.normalize[0]._target_.endswith("ShoulderNormalize")
+    assert keypoints.trainer.max_epochs == 30 and keypoints.trainer.label_smoothing == 0.1  # the recipe
+    assert compose_config("data=keypoints", "trainer.max_epochs=7").trainer.max_epochs == 7  # the user wins
+    assert compose_config("data=keypoints", "recipe=none").trainer.max_epochs == 10
+    features = compose_config("model=iv3_gru", "data=features")
+    assert features.trainer.max_epochs == 40 and features.transform.augment
+    choices = compose_config("data=keypoints", hydra=True).hydra.runtime.choices
+    assert (choices.transform, choices.recipe) == ("keypoints", "transformer_keypoints")
+
+
+@pytest.mark.parametrize("recipe", options("recipe"))
+def test_every_recipe_composes(recipe):
+    cfg = compose_config(f"recipe={recipe}")
+    instantiate(cfg.trainer)
+    instantiate(cfg.optim)
 
 
 def test_run_dir_names_are_unique_per_launch():

@@ -77,6 +77,10 @@ class BatchSampler:
             batches = [b for b in batches if len(b) == self.batch_size]
         return [batches[i] for i in rng.permutation(len(batches))]
 
+    def batch_seed(self, number: int) -> int:
+        """Seed for augmenting this rank's batch ``number`` of the current epoch."""
+        return int(np.random.SeedSequence([self.seed, self.epoch, self.rank, number]).generate_state(1)[0])
+
     def batches(self) -> list[np.ndarray]:
         """This rank's batches."""
         batches = self.all_batches()
@@ -108,18 +112,56 @@ class InProcessBatches:
 
     num_workers = 0
 
-    def __init__(self, clips: ClipSet, sampler: "BatchSampler", pin_memory: bool = False) -> None:
+    def __init__(self, clips: ClipSet, sampler: "BatchSampler", pin_memory: bool = False, transform=None, train: bool = False) -> None:
         self.clips = clips
         self.batch_sampler = sampler
         self.pin_memory = pin_memory
+        self.collate = _Collate(clips, transform, train)
 
     def __len__(self) -> int:
         return len(self.batch_sampler)
 
     def __iter__(self):
-        for indices in self.batch_sampler.batches():
-            batch = self.clips.batch(indices)
+        for number, indices in enumerate(self.batch_sampler.batches()):
+            batch = self.collate(indices, self.batch_sampler.batch_seed(number))
             yield batch.pin_memory() if self.pin_memory else batch
+
+
+class _Collate:
+    """Gather a batch and run the transform pipeline on it with a generator seeded for that batch."""
+
+    def __init__(self, clips, transform, train: bool) -> None:
+        self.clips, self.transform, self.train = clips, transform, train
+
+    def __call__(self, indices, seed: int | None = None):
+        if len(indices) and isinstance(indices[0], tuple):  # from a DataLoader: (index, batch seed) pairs
+            seed, indices = indices[0][1], [i for i, _ in indices]
+        batch = self.clips.batch(indices)
+        if not self.transform:
+            return batch
+        generator = torch.Generator().manual_seed(int(seed)) if self.train else None
+        return self.transform(batch, generator, train=self.train)
+
+
+class _SeededBatches:
+    """Batch sampler for a DataLoader: each batch as (index, batch seed) pairs, so workers seed augmentation."""
+
+    def __init__(self, sampler: "BatchSampler") -> None:
+        self.sampler = sampler
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def batches(self) -> list[np.ndarray]:
+        return self.sampler.batches()
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self):
+        for number, batch in enumerate(self.sampler.batches()):
+            seed = self.sampler.batch_seed(number)
+            yield [(int(i), seed) for i in batch]
 
 
 class _Indices(Dataset):
@@ -131,7 +173,7 @@ class _Indices(Dataset):
     def __len__(self) -> int:
         return self.n
 
-    def __getitem__(self, i: int) -> int:
+    def __getitem__(self, i):
         return i
 
 
@@ -148,19 +190,22 @@ def make_loader(
     prefetch_factor: int | None = None,
     rank: int = 0,
     world_size: int = 1,
+    transform=None,
 ) -> DataLoader | InProcessBatches:
     """Batches gathered from the split's buffer in one step (``ClipSet.batch``): in this process for
-    ``num_workers=0``, else through a DataLoader with worker processes."""
+    ``num_workers=0``, else through a DataLoader with worker processes. ``transform`` (a
+    ``signlang.data.transforms.Pipeline``) normalises every batch and augments training
+    (``shuffle``) batches, seeded per batch from (seed, epoch, batch number)."""
     sampler = BatchSampler(
         clips.lengths, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last, bucket=bucket, rank=rank, world_size=world_size
     )
     if num_workers == 0:
-        return InProcessBatches(clips, sampler, pin_memory)
+        return InProcessBatches(clips, sampler, pin_memory, transform, train=shuffle)
     extra = {"persistent_workers": True, "prefetch_factor": prefetch_factor or 2, "worker_init_fn": seed_worker}
     return DataLoader(
         _Indices(len(clips)),
-        batch_sampler=sampler,
-        collate_fn=clips.batch,
+        batch_sampler=_SeededBatches(sampler),
+        collate_fn=_Collate(clips, transform, train=shuffle),
         num_workers=num_workers,
         pin_memory=pin_memory,
         generator=torch.Generator().manual_seed(seed),  # worker seeds derive from it

@@ -62,12 +62,13 @@ def evaluate_checkpoint(
     cat_names: list[str],
     device: torch.device,
     batch_size: int = 64,
+    transform=None,
 ) -> dict[str, Any]:
     """Load ``checkpoint`` into ``model``, score ``clips`` and write ``eval/<name>/``; returns the headline."""
     state = load_checkpoint(checkpoint, map_location=device)
     model.load_state_dict(state["model"])
     model.to(device)
-    gloss_probs, cat_probs = predict_probs(model, clips, device, batch_size)
+    gloss_probs, cat_probs = predict_probs(model, clips, device, batch_size, transform)
     out_dir = fresh_dir(Path(run_dir) / "eval" / name)
     meta = {"split": name, "checkpoint": checkpoint.stem.rsplit("_", 1)[-1], "checkpoint_file": checkpoint.name, "epoch": state["epoch"]}
     report = write_report(out_dir, clips, gloss_probs, cat_probs, gloss_names, cat_names, meta)
@@ -80,7 +81,7 @@ def evaluate_checkpoint(
     return result
 
 
-def evaluate_best(run_dir: Path, model: nn.Module, data: ClipData, device: torch.device) -> dict[str, Any]:
+def evaluate_best(run_dir: Path, model: nn.Module, data: ClipData, device: torch.device, transform=None) -> dict[str, Any]:
     """What training ends with: the val-selected best checkpoint on test, or (labelled) on val."""
     split = "test" if data.split("test") is not None else "val"
     if split == "val":
@@ -95,6 +96,7 @@ def evaluate_best(run_dir: Path, model: nn.Module, data: ClipData, device: torch
         cat_names=data.cat_names,
         device=device,
         batch_size=data.eval_batch_size,
+        transform=transform,
     )
 
 
@@ -107,6 +109,7 @@ class LoadedRun:
     state: dict[str, Any]
     config: DictConfig
     model: nn.Module
+    transform: Any = None  # the run's transform pipeline (normalisation is applied to every input)
 
     @property
     def gloss_names(self) -> list[str]:
@@ -141,7 +144,8 @@ def load_run(run_dir: str | Path, which: str = "best", device: torch.device | st
     model = instantiate(config.model)
     model.load_state_dict(state["model"])
     model.to(device).eval()
-    return LoadedRun(run_dir, path, state, config, model)
+    transform = instantiate(config.transform) if config.get("transform") else None
+    return LoadedRun(run_dir, path, state, config, model, transform)
 
 
 def run_evaluate(args: argparse.Namespace, console: Console | None = None) -> int:
@@ -167,6 +171,7 @@ def run_evaluate(args: argparse.Namespace, console: Console | None = None) -> in
     result = evaluate_checkpoint(
         run.path, run.model, clips, checkpoint=run.checkpoint_path, name=name,
         gloss_names=run.gloss_names, cat_names=run.cat_names, device=device, batch_size=data.eval_batch_size,
+        transform=run.transform,
     )  # fmt: skip
     table = Table(title=f"{run.path.name}: {name}", show_header=False)
     for key in ("clips", "epoch", "gloss_acc", f"gloss_top{TOP_K}", "gloss_macro_f1", "cat_acc", "report"):

@@ -25,18 +25,21 @@ from signlang.runtime import resolve_device
 
 def read_inputs(files: list[str], kind: str, key: str, fallback_key: str | None) -> ClipSet:
     """The clips to predict, read and checked the way the run's data was (same key, same width)."""
-    clips, names = [], []
+    clips, masks, names = [], [], []
     for file in files:
         path = Path(file)
         if not path.is_file():
             raise DataError(f"no such file: {path}")
         try:
-            clips.append(read_clip(path, kind, key, fallback_key).x)
+            arrays = read_clip(path, kind, key, fallback_key)
         except DataError as e:
             raise DataError(f"{e} (this model reads {kind} from {key!r})") from None
+        clips.append(arrays.x)
+        masks.append(arrays.mask)
         names.append(path.name)
     zeros = [0] * len(clips)
-    return ClipSet.from_clips(clips, gloss=zeros, cat=zeros, occluded=zeros, names=names)
+    with_masks = masks if all(m is not None for m in masks) else None
+    return ClipSet.from_clips(clips, gloss=zeros, cat=zeros, occluded=zeros, names=names, point_masks=with_masks)
 
 
 def top(probs: np.ndarray, names: list[str], k: int) -> list[dict[str, Any]]:
@@ -55,7 +58,7 @@ def predict_files(run_dir: str, files: list[str], top_k: int = 5, checkpoint: st
         key = "X2048" if kind == "features" else "X"
     fallback = data_cfg.get("fallback_key") or ("X" if kind == "features" else None)
     clips = read_inputs(files, kind, key, fallback)
-    gloss_probs, cat_probs = predict_probs(run.model, clips, dev)
+    gloss_probs, cat_probs = predict_probs(run.model, clips, dev, transform=run.transform)
     return [
         {"file": str(file), "gloss": top(g, run.gloss_names, top_k), "category": top(c, run.cat_names, top_k)}
         for file, g, c in zip(files, gloss_probs, cat_probs)

@@ -27,11 +27,14 @@ TOP_K = 5
 
 
 @torch.no_grad()
-def predict_probs(model: nn.Module, clips: ClipSet, device: torch.device, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax probabilities of both heads for every clip, in ClipSet order (batches sorted by length)."""
+def predict_probs(model: nn.Module, clips: ClipSet, device: torch.device, batch_size: int = 64, transform=None) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax probabilities of both heads for every clip, in ClipSet order (batches sorted by length).
+
+    ``transform`` is the run's pipeline: its normalisation is applied, never its augmentation.
+    """
     model.eval()
     gloss, cat = None, None
-    for batch in make_loader(clips, batch_size, shuffle=False):
+    for batch in make_loader(clips, batch_size, shuffle=False, transform=transform):
         batch = batch.to(device)
         g, c = model(batch.x, batch.pad_mask, batch.lengths)
         g, c = g.float().softmax(-1).cpu().numpy(), c.float().softmax(-1).cpu().numpy()

@@ -89,6 +89,8 @@ class SignTransformer(nn.Module):
         pooling: str = "mean",
         max_len: int = 512,
         input_norm: bool = True,
+        motion: bool = False,
+        mask_input: bool = False,
     ) -> None:
         super().__init__()
         if pooling not in POOLINGS:
@@ -98,7 +100,10 @@ class SignTransformer(nn.Module):
         self.pooling = pooling
         # Undetected keypoints are stored as exact zeros: keep them out of the statistics.
         self.input_norm = InputNorm(input_dim, zero_is_missing=True) if input_norm else None
-        self.input_proj = nn.Linear(input_dim, d_model)
+        self.motion = motion
+        self.mask_input = mask_input
+        width = input_dim * (2 if motion else 1) + (input_dim // 2 if mask_input else 0)
+        self.input_proj = nn.Linear(width, d_model)
         self.register_buffer("positions", sinusoidal_positions(max_len, d_model), persistent=False)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d_model)) if pooling == "cls" else None
         self.dropout = Dropout(dropout)
@@ -116,9 +121,26 @@ class SignTransformer(nn.Module):
             self.positions = sinusoidal_positions(length, self.positions.shape[1]).to(self.positions.device)
         return self.positions[:length]
 
+    def _extra_features(self, raw: torch.Tensor, x: torch.Tensor, pad_mask: torch.Tensor) -> list[torch.Tensor]:
+        """Motion (frame-to-frame change of each coordinate, 0 where a point is missing in either frame
+        or at a clip's first frame) and the detection mask (1 = detected), from the raw input's zeros."""
+        b, t, d = raw.shape
+        present = (raw.view(b, t, d // 2, 2) != 0).any(-1) & ~pad_mask[..., None]  # [B,T,points]
+        extra = []
+        if self.motion:
+            both = (present[:, 1:] & present[:, :-1]).repeat_interleave(2, dim=-1)
+            delta = (x[:, 1:] - x[:, :-1]) * both
+            extra.append(torch.cat([torch.zeros_like(x[:, :1]), delta], dim=1))
+        if self.mask_input:
+            extra.append(present.to(x.dtype))
+        return extra
+
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``x [B,T,input_dim]``, ``pad_mask [B,T]`` (True = padding) -> gloss and category logits."""
+        raw = x
         x = self.input_norm(x) if self.input_norm is not None else x.float()  # float32 from float16 storage
+        if self.motion or self.mask_input:
+            x = torch.cat([x, *self._extra_features(raw, x, pad_mask)], dim=-1)
         h = self.input_proj(x)
         if self.cls_token is not None:
             h = torch.cat([self.cls_token.expand(len(h), -1, -1).to(h.dtype), h], dim=1)

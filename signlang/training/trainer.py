@@ -161,7 +161,7 @@ class Trainer:
             return max(1, min(4, (os.cpu_count() or 2) - 1))
         return 0
 
-    def loader(self, clips: ClipSet, batch_size: int, train: bool, bucket: bool = False) -> DataLoader:
+    def loader(self, clips: ClipSet, batch_size: int, train: bool, bucket: bool = False, transform=None) -> DataLoader:
         return make_loader(
             clips,
             batch_size,
@@ -171,7 +171,20 @@ class Trainer:
             num_workers=self.workers_for(clips),
             pin_memory=self.pin_memory,
             prefetch_factor=self.prefetch_factor,
+            transform=transform,
         )
+
+    def fit_input_norm(self, model: nn.Module, clips, transform, batch_size: int) -> None:
+        """Standardisation statistics from the training split as the model will see it: after the
+        pipeline's normalisation (not its augmentation), over real frames only."""
+        norm = getattr(model, "input_norm", None)
+        if norm is None or bool(norm.fitted):
+            return
+        if not (transform and transform.normalize):
+            norm.fit(clips.chunks())
+            return
+        loader = self.loader(clips, batch_size, train=False, transform=transform)
+        norm.fit(batch.x[~batch.pad_mask].numpy() for batch in loader)
 
     def loss(self, logits: tuple[torch.Tensor, torch.Tensor], batch: Batch) -> torch.Tensor:
         gloss_logits, cat_logits = (t.float() for t in logits)
@@ -285,6 +298,7 @@ class Trainer:
         scheduler: Callable[[Optimizer], Any],
         run: RunFolder,
         config: dict[str, Any] | None = None,
+        transform=None,
     ) -> dict[str, Any]:
         """Train to ``max_epochs`` (or an early stop); returns the summary (the run is still ``running``:
         evaluation of the best checkpoint comes next, see ``signlang.evaluation``)."""
@@ -293,10 +307,8 @@ class Trainer:
         resumed = self._resume_checkpoint(run, model_name) if self.resume else None
         if resumed is not None:
             self._load_weights(model, resumed)
-        else:
-            norm = getattr(model, "input_norm", None)
-            if norm is not None and not bool(norm.fitted):
-                norm.fit(data.split("train").chunks())  # training statistics only: val/test stay unseen
+        else:  # training statistics only: val/test stay unseen
+            self.fit_input_norm(model, data.split("train"), transform, data.eval_batch_size)
         model.to(self.device)
         opt = optimizer(param_groups(model))
         sched = scheduler(opt)
@@ -312,8 +324,10 @@ class Trainer:
             run.append_missing_metrics(loop.history)
             log.info("resuming %s after epoch %d of %d", run.path, loop.epoch, self.max_epochs)
 
-        train_loader = self.loader(data.split("train"), data.batch_size, train=True, bucket=data.bucket)
-        val_loader = self.loader(data.split("val"), data.eval_batch_size, train=False)
+        train_loader = self.loader(data.split("train"), data.batch_size, train=True, bucket=data.bucket, transform=transform)
+        val_loader = self.loader(data.split("val"), data.eval_batch_size, train=False, transform=transform)
+        if transform:
+            log.info("transforms: %s", transform)
         step_model = torch.compile(model, dynamic=True) if self.compile else model  # same parameters
         n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
         log.info("run folder: %s", run.path)

@@ -85,3 +85,16 @@ def test_bad_settings_are_config_errors():
         SignTransformer(**{**SMALL, "d_model": 32}, pooling="sum")
     with pytest.raises(ConfigError, match="num_heads"):
         SignTransformer(**{**SMALL, "num_heads": 5})
+
+
+@pytest.mark.parametrize("motion,mask_input", [(True, False), (False, True), (True, True)])
+def test_motion_and_mask_inputs_keep_padding_out(motion, mask_input):
+    torch.manual_seed(0)
+    model = SignTransformer(**SMALL, motion=motion, mask_input=mask_input).eval()
+    x, pad = batch()
+    noisy = x.clone()
+    noisy[pad] = torch.randn_like(noisy[pad])
+    with torch.no_grad():
+        a, b = model(x, pad), model(noisy, pad)
+    torch.testing.assert_close(a[0], b[0])
+    assert model.input_proj.in_features == 156 * (2 if motion else 1) + (78 if mask_input else 0)

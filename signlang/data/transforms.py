@@ -1,0 +1,296 @@
+"""Keypoint normalisation and augmentation, and feature augmentation, composable from YAML.
+
+A :class:`Pipeline` (``conf/transform/*.yaml``) has a ``normalize`` list, applied to every batch of
+every split (and by ``signlang evaluate`` / ``predict``), and an ``augment`` list, applied after it
+to training batches only. Each transform works on one clip: ``x [T, D]`` float32 and, for
+keypoints, ``mask [T, 78]`` (True = detected). Undetected points are exact zeros with mask False
+before and after every transform, and never enter statistics.
+
+Randomness comes only from the ``torch.Generator`` handed in, which the loader seeds from
+``(trainer.seed, epoch, batch number)``: augmented batches repeat exactly across runs, resumes and
+numbers of loader workers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from signlang.data.clips import Batch
+from signlang.data.layout import FACE, LEFT_HAND, LEFT_SHOULDER, NUM_POINTS, RIGHT_HAND, RIGHT_SHOULDER
+
+# Pose landmarks that swap under a left-right mirror (MediaPipe numbering), and the face points
+# (positions in our 11-point FaceMesh subset 1,33,263,133,362,61,291,105,334,199,4).
+_POSE_PAIRS = [(1, 4), (2, 5), (3, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16), (17, 18), (19, 20), (21, 22), (23, 24)]
+_FACE_PAIRS = [(1, 2), (3, 4), (5, 6), (7, 8)]
+
+
+def mirror_permutation() -> torch.Tensor:
+    """Point order of the mirrored signer: left and right hands, pose sides and face sides swap."""
+    perm = torch.arange(NUM_POINTS)
+    for a, b in _POSE_PAIRS + [(FACE.start + i, FACE.start + j) for i, j in _FACE_PAIRS]:
+        perm[a], perm[b] = b, a
+    perm[LEFT_HAND.start : LEFT_HAND.stop] = torch.arange(RIGHT_HAND.start, RIGHT_HAND.stop)
+    perm[RIGHT_HAND.start : RIGHT_HAND.stop] = torch.arange(LEFT_HAND.start, LEFT_HAND.stop)
+    return perm
+
+
+@dataclass
+class Clip:
+    x: torch.Tensor  # [T, D] float32
+    mask: torch.Tensor | None  # [T, 78] bool for keypoints
+
+    @property
+    def points(self) -> torch.Tensor:
+        return self.x.view(len(self.x), NUM_POINTS, 2)
+
+    def present(self) -> torch.Tensor:
+        """[T, 78] True where a point was detected (the mask, or non-zero coordinates)."""
+        return self.mask if self.mask is not None else (self.points != 0).any(-1)
+
+    def with_points(self, points: torch.Tensor, present: torch.Tensor) -> "Clip":
+        """New clip from ``points [T,78,2]``, zeroing every point not ``present``."""
+        points = points * present[..., None]
+        return Clip(points.reshape(len(points), -1), present if self.mask is not None else None)
+
+
+def _uniform(g: torch.Generator, low: float, high: float) -> float:
+    return low + (high - low) * float(torch.rand((), generator=g))
+
+
+class Transform:
+    """One step of a pipeline; ``__call__(clip, generator)`` returns a new clip."""
+
+    def __call__(self, clip: Clip, g: torch.Generator | None) -> Clip:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({fields})"
+
+
+# ------------------------------------------------------------------------------- normalisation
+class ShoulderNormalize(Transform):
+    """Centre each clip on its mean shoulder midpoint and scale by its mean shoulder width (pose 11/12).
+
+    Frames where a shoulder is missing do not count. Without any frame with both shoulders, the
+    centre and spread of all detected points are used instead; a clip with no detected point is
+    left as it is. Translating or scaling the input leaves the output unchanged.
+    """
+
+    def __init__(self, min_width: float = 1e-3) -> None:
+        self.min_width = min_width
+
+    def __call__(self, clip: Clip, g: torch.Generator | None = None) -> Clip:
+        p, present = clip.points, clip.present()
+        both = present[:, LEFT_SHOULDER] & present[:, RIGHT_SHOULDER]
+        if both.any():
+            left, right = p[both, LEFT_SHOULDER], p[both, RIGHT_SHOULDER]
+            center = ((left + right) / 2).mean(0)
+            scale = (left - right).norm(dim=-1).mean()
+        elif present.any():
+            detected = p[present]
+            center = detected.mean(0)
+            scale = 2 * (detected - center).norm(dim=-1).mean()  # about a shoulder width for a framed upper body
+        else:
+            return clip
+        return clip.with_points((p - center) / scale.clamp(min=self.min_width), present)
+
+
+# ----------------------------------------------------------------------------------- spatial
+class RandomAffine(Transform):
+    """Random scale, rotation (degrees), shear and shift of all detected points of a clip."""
+
+    def __init__(self, scale: float = 0.15, rotate: float = 15.0, shear: float = 0.1, shift: float = 0.1, p: float = 1.0) -> None:
+        self.scale, self.rotate, self.shear, self.shift, self.p = scale, rotate, shear, shift, p
+
+    def __call__(self, clip: Clip, g: torch.Generator | None) -> Clip:
+        if float(torch.rand((), generator=g)) >= self.p:
+            return clip
+        s = _uniform(g, 1 - self.scale, 1 + self.scale)
+        sx, sy = s * _uniform(g, 0.95, 1.05), s * _uniform(g, 0.95, 1.05)
+        theta = math.radians(_uniform(g, -self.rotate, self.rotate))
+        shear = _uniform(g, -self.shear, self.shear)
+        rot = torch.tensor([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+        matrix = rot @ torch.tensor([[1.0, shear], [0.0, 1.0]]) @ torch.diag(torch.tensor([sx, sy]))
+        offset = torch.tensor([_uniform(g, -self.shift, self.shift), _uniform(g, -self.shift, self.shift)])
+        present = clip.present()
+        return clip.with_points(clip.points @ matrix.T + offset, present)
+
+
+class Flip(Transform):
+    """Mirror the signer left-right with probability ``p``: x mirrors about the clip's mean x, and left/
+    right hands, pose sides and face sides swap, so the result is a valid (left-handed) signer.
+    Applied twice, it returns the input."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        self.p = p
+        self._perm = mirror_permutation()
+
+    def __call__(self, clip: Clip, g: torch.Generator | None) -> Clip:
+        if self.p < 1.0 and float(torch.rand((), generator=g)) >= self.p:
+            return clip
+        p, present = clip.points, clip.present()
+        if not present.any():
+            return clip
+        center = p[..., 0][present].mean()
+        mirrored = p[:, self._perm].clone()
+        mirrored[..., 0] = 2 * center - mirrored[..., 0]
+        return clip.with_points(mirrored, present[:, self._perm])
+
+
+# ---------------------------------------------------------------------------------- temporal
+def _resample(clip: Clip, positions: torch.Tensor) -> Clip:
+    """Frames at fractional ``positions``: linear between two detected neighbours, else the nearest."""
+    lo = positions.floor().long().clamp(0, len(clip.x) - 1)
+    hi = (lo + 1).clamp(max=len(clip.x) - 1)
+    w = (positions - lo).clamp(0, 1)[:, None]
+    x = clip.x[lo] * (1 - w) + clip.x[hi] * w
+    if clip.mask is None and clip.x.shape[1] != 2 * NUM_POINTS:  # features: plain interpolation
+        return Clip(x, None)
+    present = clip.present()
+    both = present[lo] & present[hi]
+    nearest = torch.where(w[:, :1] < 0.5, lo[:, None], hi[:, None]).expand_as(both)
+    near_present = present.gather(0, nearest)
+    points = x.view(len(x), NUM_POINTS, 2)
+    near_points = clip.points[nearest, torch.arange(NUM_POINTS)]
+    points = torch.where(both[..., None], points, near_points)
+    return clip.with_points(points, both | (near_present & ~both))
+
+
+class Speed(Transform):
+    """Play the clip faster or slower by a random factor in [low, high] (resampling frames)."""
+
+    def __init__(self, low: float = 0.8, high: float = 1.25, p: float = 1.0) -> None:
+        self.low, self.high, self.p = low, high, p
+
+    def __call__(self, clip: Clip, g: torch.Generator | None) -> Clip:
+        if len(clip.x) < 2 or float(torch.rand((), generator=g)) >= self.p:
+            return clip
+        factor = _uniform(g, self.low, self.high)
+        length = max(1, round(len(clip.x) / factor))
+        return _resample(clip, torch.linspace(0, len(clip.x) - 1, length))
+
+
+class RandomCrop(Transform):
+    """Keep a random contiguous window of at least ``min_fraction`` of the clip."""
+
+    def __init__(self, min_fraction: float = 0.8, p: float = 1.0) -> None:
+        self.min_fraction, self.p = min_fraction, p
+
+    def __call__(self, clip: Clip, g: torch.Generator | None) -> Clip:
+        n = len(clip.x)
+        if n < 2 or float(torch.rand((), generator=g)) >= self.p:
+            return clip
+        keep = max(1, round(n * _uniform(g, self.min_fraction, 1.0)))
+        start = int(torch.randint(0, n - keep + 1, (), generator=g))
+        return Clip(clip.x[start : start + keep], None if clip.mask is None else clip.mask[start : start + keep])
+
+
+class FrameDropout(Transform):
+    """Drop each frame with probability ``p`` (at least half the frames are kept)."""
+
+    def __init__(self, p: float = 0.1) -> None:
+        self.p = p
+
+    def __call__(self, clip: Clip, g: torch.Generator | None) -> Clip:
+        n = len(clip.x)
+        keep = torch.rand(n, generator=g) >= self.p
+        if keep.sum() < max(1, n // 2):
+            return clip
+        return Clip(clip.x[keep], None if clip.mask is None else clip.mask[keep])
+
+
+class PointDropout(Transform):
+    """Mark points missing for a whole clip: each point with ``p_point``; each hand with ``p_hand``."""
+
+    def __init__(self, p_point: float = 0.05, p_hand: float = 0.1) -> None:
+        self.p_point, self.p_hand = p_point, p_hand
+
+    def __call__(self, clip: Clip, g: torch.Generator | None) -> Clip:
+        drop = torch.rand(NUM_POINTS, generator=g) < self.p_point
+        for hand in (LEFT_HAND, RIGHT_HAND):
+            if float(torch.rand((), generator=g)) < self.p_hand:
+                drop[hand.start : hand.stop] = True
+        if not drop.any():
+            return clip
+        return clip.with_points(clip.points, clip.present() & ~drop)
+
+
+class GaussianNoise(Transform):
+    """Add N(0, sigma) to every detected coordinate (or to every feature value)."""
+
+    def __init__(self, sigma: float = 0.01) -> None:
+        self.sigma = sigma
+
+    def __call__(self, clip: Clip, g: torch.Generator | None) -> Clip:
+        noise = torch.randn(clip.x.shape, generator=g) * self.sigma
+        if clip.mask is None and clip.x.shape[1] != 2 * NUM_POINTS:
+            return Clip(clip.x + noise * clip.x.std().clamp(min=1e-6), None)  # features: relative to their spread
+        present = clip.present()
+        return clip.with_points(clip.points + noise.view_as(clip.points), present)
+
+
+class TimeMask(Transform):
+    """Zero up to ``count`` random spans of at most ``max_fraction`` of the frames (features)."""
+
+    def __init__(self, count: int = 2, max_fraction: float = 0.1) -> None:
+        self.count, self.max_fraction = count, max_fraction
+
+    def __call__(self, clip: Clip, g: torch.Generator | None) -> Clip:
+        n = len(clip.x)
+        width_max = max(1, int(n * self.max_fraction))
+        x = clip.x.clone()
+        for _ in range(self.count):
+            width = int(torch.randint(0, width_max + 1, (), generator=g))
+            if width:
+                start = int(torch.randint(0, n - width + 1, (), generator=g))
+                x[start : start + width] = 0
+        return Clip(x, clip.mask)
+
+
+# ---------------------------------------------------------------------------------- pipeline
+class Pipeline:
+    """``normalize`` for every batch, then ``augment`` for training batches (``conf/transform``)."""
+
+    def __init__(self, normalize: Sequence[Transform] = (), augment: Sequence[Transform] = ()) -> None:
+        self.normalize = list(normalize)
+        self.augment = list(augment)
+
+    def __repr__(self) -> str:
+        return f"Pipeline(normalize={self.normalize}, augment={self.augment})"
+
+    def __bool__(self) -> bool:
+        return bool(self.normalize or self.augment)
+
+    def clip(self, clip: Clip, g: torch.Generator | None = None, train: bool = False) -> Clip:
+        for t in self.normalize + (self.augment if train else []):
+            clip = t(clip, g)
+        return clip
+
+    def __call__(self, batch: Batch, g: torch.Generator | None = None, train: bool = False) -> Batch:
+        """Apply to each clip of ``batch`` and pad again (lengths may change)."""
+        if not self.normalize and not (train and self.augment):
+            return batch
+        clips = []
+        for i, n in enumerate(batch.lengths.tolist()):
+            mask = None if batch.point_mask is None else batch.point_mask[i, :n]
+            clips.append(self.clip(Clip(batch.x[i, :n].float(), mask), g, train))
+        return repad(batch, clips)
+
+
+def repad(batch: Batch, clips: list[Clip]) -> Batch:
+    lengths = torch.tensor([len(c.x) for c in clips], dtype=torch.int64)
+    steps = int(lengths.max())
+    x = torch.zeros(len(clips), steps, clips[0].x.shape[1])
+    mask = None if clips[0].mask is None else torch.zeros(len(clips), steps, NUM_POINTS, dtype=torch.bool)
+    for i, c in enumerate(clips):
+        x[i, : len(c.x)] = c.x
+        if mask is not None:
+            mask[i, : len(c.x)] = c.mask
+    pad = torch.arange(steps)[None, :] >= lengths[:, None]
+    return Batch(x=x, pad_mask=pad, lengths=lengths, gloss=batch.gloss, cat=batch.cat, occluded=batch.occluded,
+                 index=batch.index, point_mask=mask)  # fmt: skip

@@ -1,0 +1,125 @@
+"""Each transform keeps shapes, masks and dtype, repeats under a seed; flip is an involution and
+normalisation ignores where the signer stands and how large they appear."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from signlang.data.layout import LEFT_HAND, LEFT_SHOULDER, RIGHT_HAND, RIGHT_SHOULDER
+from signlang.data.loader import make_loader
+from signlang.data.transforms import (
+    Clip, Flip, FrameDropout, GaussianNoise, Pipeline, PointDropout, RandomAffine, RandomCrop, ShoulderNormalize, Speed,
+    TimeMask, mirror_permutation,
+)  # fmt: skip
+
+from conftest import CONF, tiny_synthetic
+
+KEYPOINT_TRANSFORMS = [
+    ShoulderNormalize(), Flip(p=1.0), RandomAffine(), Speed(), RandomCrop(), FrameDropout(0.3), PointDropout(0.2, 0.5), GaussianNoise(0.02),
+]  # fmt: skip
+TEMPORAL = (Speed, RandomCrop, FrameDropout)
+
+
+def keypoint_clip(seed: int = 0, steps: int = 30) -> Clip:
+    data = tiny_synthetic(min_len=steps, max_len=steps, occlusion_rate=1.0, seed=seed)
+    data.setup()
+    train = data.split("train")
+    return Clip(torch.from_numpy(train.clip(0).copy()), torch.from_numpy(train.point_mask[: steps].copy()))
+
+
+def check_consistent(clip: Clip) -> None:
+    assert clip.x.dtype == torch.float32 and clip.x.shape[1] == 156
+    assert clip.mask.shape == (len(clip.x), 78) and clip.mask.dtype == torch.bool
+    points = clip.x.view(len(clip.x), 78, 2)
+    assert torch.all(points[~clip.mask] == 0)  # missing points are exact zeros
+    assert torch.all((points[clip.mask] != 0).any(-1))
+
+
+@pytest.mark.parametrize("transform", KEYPOINT_TRANSFORMS, ids=lambda t: type(t).__name__)
+def test_keypoint_transforms_keep_shapes_masks_and_dtype_and_repeat_under_a_seed(transform):
+    clip = keypoint_clip()
+    assert not clip.mask.all()  # the clip really has missing points
+    a = transform(clip, torch.Generator().manual_seed(3))
+    b = transform(clip, torch.Generator().manual_seed(3))
+    check_consistent(a)
+    assert torch.equal(a.x, b.x) and torch.equal(a.mask, b.mask)
+    if not isinstance(transform, TEMPORAL):
+        assert a.x.shape == clip.x.shape
+    assert len(a.x) >= 1
+
+
+def test_flip_is_an_involution_and_swaps_the_hands():
+    clip = keypoint_clip()
+    once = Flip(p=1.0)(clip, None)
+    twice = Flip(p=1.0)(once, None)
+    torch.testing.assert_close(twice.x, clip.x)
+    assert torch.equal(twice.mask, clip.mask)
+    left, right = slice(LEFT_HAND.start, LEFT_HAND.stop), slice(RIGHT_HAND.start, RIGHT_HAND.stop)
+    assert torch.equal(once.mask[:, left], clip.mask[:, right])
+    perm = mirror_permutation()
+    assert torch.equal(perm[perm], torch.arange(78))
+    # the mirrored signer's right shoulder is where the left one was, mirrored
+    centre = clip.points[..., 0][clip.present()].mean()
+    torch.testing.assert_close(once.points[:, RIGHT_SHOULDER, 0], 2 * centre - clip.points[:, LEFT_SHOULDER, 0])
+
+
+def test_normalisation_ignores_translation_and_scale():
+    clip = keypoint_clip()
+    present = clip.present()
+    moved = Clip(((clip.points * 1.7 + torch.tensor([0.3, -0.2])) * present[..., None]).reshape(len(clip.x), -1), clip.mask)
+    a, b = ShoulderNormalize()(clip), ShoulderNormalize()(moved)
+    torch.testing.assert_close(a.x, b.x, atol=1e-5, rtol=1e-4)
+    left, right = a.points[:, LEFT_SHOULDER], a.points[:, RIGHT_SHOULDER]
+    assert (left - right).norm(dim=-1).mean() == pytest.approx(1.0, abs=1e-5)  # unit shoulder width
+    assert ((left + right) / 2).mean(0).abs().max() < 1e-5  # centred
+
+
+def test_normalisation_without_shoulders_falls_back_and_skips_empty_clips():
+    clip = keypoint_clip()
+    mask = clip.mask.clone()
+    mask[:, [LEFT_SHOULDER, RIGHT_SHOULDER]] = False
+    no_shoulders = Clip((clip.points * mask[..., None]).reshape(len(clip.x), -1), mask)
+    out = ShoulderNormalize()(no_shoulders)
+    check_consistent(out)
+    assert out.points[out.mask].abs().max() < 10
+    empty = Clip(torch.zeros(5, 156), torch.zeros(5, 78, dtype=torch.bool))
+    assert torch.equal(ShoulderNormalize()(empty).x, empty.x)
+
+
+@pytest.mark.parametrize("transform", [Speed(), TimeMask(3, 0.2), GaussianNoise(0.1), RandomCrop()], ids=lambda t: type(t).__name__)
+def test_feature_transforms(transform):
+    clip = Clip(torch.rand(40, 2048), None)
+    a = transform(clip, torch.Generator().manual_seed(1))
+    b = transform(clip, torch.Generator().manual_seed(1))
+    assert a.x.dtype == torch.float32 and a.x.shape[1] == 2048 and a.mask is None
+    assert torch.equal(a.x, b.x)
+
+
+def test_pipeline_pads_batches_again_and_only_augments_training_batches():
+    data = tiny_synthetic()
+    data.setup()
+    pipe = instantiate(OmegaConf.load(CONF / "transform" / "keypoints.yaml"))
+    assert isinstance(pipe, Pipeline) and pipe.normalize and pipe.augment
+    batch = data.split("train").batch(list(range(8)))
+    evaluated = pipe(batch)
+    assert torch.equal(evaluated.lengths, batch.lengths)  # normalisation only
+    trained = pipe(batch, torch.Generator().manual_seed(0), train=True)
+    assert torch.equal(trained.pad_mask, torch.arange(trained.x.shape[1])[None] >= trained.lengths[:, None])
+    for i, n in enumerate(trained.lengths.tolist()):
+        assert not trained.x[i, n:].any() and not trained.point_mask[i, n:].any()
+    assert torch.equal(trained.gloss, batch.gloss) and torch.equal(trained.index, batch.index)
+
+
+def test_augmented_batches_repeat_whatever_the_number_of_workers():
+    data = tiny_synthetic()
+    data.setup()
+    pipe = instantiate(OmegaConf.load(CONF / "transform" / "keypoints.yaml"))
+    runs = []
+    for workers in (0, 1):
+        loader = make_loader(data.split("train"), 8, shuffle=True, seed=5, num_workers=workers, transform=pipe, bucket=True)
+        loader.batch_sampler.set_epoch(2)
+        runs.append([b.x for b in loader])
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
