@@ -4,6 +4,7 @@
     python run.py model=iv3_gru data=features data.root=data/processed
     python run.py -m optim.lr=1e-3,1e-4 trainer.max_epochs=1   # a sweep, one folder per job
     python run.py trainer.resume=experiments/runs/<run> trainer.max_epochs=50
+    torchrun --nproc_per_node=4 run.py data=keypoints    # one process per GPU, one run folder
 """
 
 import hydra
@@ -16,6 +17,7 @@ from signlang.errors import exit_on_user_error
 from signlang.evaluation.evaluate import evaluate_best
 from signlang.plots import write_run_curves
 from signlang.runtime import seed_everything
+from signlang.training.distributed import init_distributed
 from signlang.training.resume import restore_config
 from signlang.training.run_folder import RunFolder
 
@@ -26,7 +28,8 @@ register_resolvers()
 @exit_on_user_error
 def main(cfg: DictConfig) -> float:
     """Compose, instantiate, train, evaluate. Returns the best val gloss accuracy (for sweepers)."""
-    run = RunFolder.from_hydra(resuming=bool(cfg.trainer.resume))
+    dist = init_distributed(cfg.trainer.device)  # a no-op unless launched by torchrun
+    run = RunFolder.from_hydra(resuming=bool(cfg.trainer.resume), dist=dist)
     with run.recording():  # summary.json records failed / interrupted if anything below raises
         if cfg.trainer.resume:  # the run's own config, with this command's overrides on top
             cfg = restore_config(cfg, run.path, list(HydraConfig.get().overrides.task))
@@ -44,10 +47,14 @@ def main(cfg: DictConfig) -> float:
             run=run,
             config=OmegaConf.to_container(cfg, resolve=True),
             transform=transform,
+            dist=dist,
         )
-        final = evaluate_best(run.path, model, data, trainer.device, transform)  # best checkpoint on test (else val)
-        write_run_curves(run.path)
-        run.set_status("finished", final=final)
+        if dist.is_main:  # the test (else val) report, once, by rank 0
+            final = evaluate_best(run.path, model, data, trainer.device, transform)
+            write_run_curves(run.path)
+            summary = run.set_status("finished", final=final)
+        dist.barrier()
+    dist.close()
     return summary["best"]["val_gloss_acc"]
 
 

@@ -5,6 +5,7 @@
     signlang evaluate RUN_DIR             rebuild a run's evaluation report
     signlang predict RUN_DIR FILE.npz...  gloss and category of clips
     signlang runs [ROOT]                  table of runs and sweep jobs
+    signlang resume-sweep SWEEP_DIR       re-launch the jobs of a sweep that did not finish
     signlang plot RUN_DIR...              learning curves to PNG
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from rich.logging import RichHandler
 
-from signlang import __version__, runs, validate
+from signlang import __version__, runs, sweeps, validate
 from signlang.errors import user_message
 from signlang.evaluation import evaluate, predict
 
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_arguments(sub.add_parser("evaluate", help="evaluate a run's checkpoint and write eval/<split>/"))
     predict.add_arguments(sub.add_parser("predict", help="predict gloss and category of .npz clips"))
     runs.add_arguments(sub.add_parser("runs", help="table of runs and sweep jobs"))
+    sweeps.add_arguments(sub.add_parser("resume-sweep", help="re-launch the jobs of a sweep that did not finish"))
     plot = sub.add_parser("plot", help="learning curves of one or more runs to PNG")
     plot.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     plot.add_argument("--out", default="curves.png", help="PNG to write (default: curves.png)")
@@ -72,6 +74,7 @@ COMMANDS = {
     "evaluate": evaluate.run_evaluate,
     "predict": predict.run_predict,
     "runs": runs.run_runs,
+    "resume-sweep": sweeps.run_resume_sweep,
     "plot": _plot,
 }
 

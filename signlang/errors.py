@@ -50,7 +50,8 @@ def exit_on_user_error(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn user errors into one logged line and exit code 2 (SIGINT: 130, SIGTERM: 143), with no traceback.
 
     ``HYDRA_FULL_ERROR=1`` or ``SIGNLANG_DEBUG=1`` re-raises for the full traceback. In a multirun
-    the error is re-raised instead, so Hydra records the failed job and the sweep goes on.
+    any failure is logged (a bug with its traceback, into the job's run.log) and the job returns NaN,
+    so the other jobs still run.
     """
 
     @functools.wraps(fn)
@@ -65,14 +66,20 @@ def exit_on_user_error(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(128 + signum)
         except Exception as exc:
             message = user_message(exc)
-            if message is None or _debug():
+            if _debug():
+                raise
+            if _in_multirun():
+                # One failed job must not end the sweep: its folder says "failed" (with the error),
+                # the sweep goes on, and the sweep's summary table (and exit status) reports it.
+                # NaN is what sweepers (Optuna) take as a failed trial.
+                if message is None:
+                    log.exception("job failed")
+                else:
+                    log.error("job failed: %s", message)
+                return float("nan")
+            if message is None:
                 raise
             log.error("%s", message)
-            if _in_multirun():
-                from hydra.errors import CompactHydraException
-
-                # Hydra marks the job failed, runs the others, then prints this line (no traceback).
-                raise CompactHydraException(message) from exc
             sys.exit(2)
 
     return wrapper

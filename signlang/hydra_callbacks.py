@@ -8,6 +8,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from signlang.training.distributed import rank_from_env
 from signlang.training.resume import resume_run_dir
 from signlang.training.run_folder import CHECKPOINT_DIR, METRICS_FILE
 
@@ -39,6 +40,8 @@ class ProtectRunFolders(Callback):
     """
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if rank_from_env() > 0:  # torchrun: rank 0 checks and owns the run folder
+            return
         resume = config.trainer.get("resume")
         folder = Path(str(config.hydra.run.dir))
         if resume:
@@ -64,3 +67,27 @@ class ProtectRunFolders(Callback):
                 "Leave hydra.sweep.dir at its default or point it at a new folder"
             )
         _writable(sweep)
+
+
+class SweepSummary(Callback):
+    """After a sweep: the ``signlang runs`` table of its jobs (with mean ± std over seeds), and a
+    non-zero exit status when any job failed."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from rich.console import Console
+
+        from signlang.runs import collect, render, render_groups, seed_groups
+
+        sweep = Path(str(config.hydra.sweep.dir))
+        rows = collect(sweep) if sweep.is_dir() else []
+        if not rows:
+            return
+        import sys
+
+        console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=220)
+        render(rows, console, f"sweep {sweep}: {len(rows)} job(s)")
+        render_groups(seed_groups(rows), console)
+        failed = [r.folder for r in rows if r.status != "finished"]
+        if failed:
+            raise RunFolderError(f"{len(failed)} of {len(rows)} job(s) did not finish ({', '.join(failed)}); "
+                                 f"see their run.log, fix, then: signlang resume-sweep {sweep}")  # fmt: skip

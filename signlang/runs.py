@@ -159,8 +159,8 @@ def select(rows: list[RunRow], sort: str = "started", filters: list[str] | None 
 def seed_groups(rows: list[RunRow]) -> list[dict[str, Any]]:
     """Jobs grouped by their overrides without ``trainer.seed``, with mean and std of each metric."""
     groups: dict[tuple[str, ...], list[RunRow]] = {}
-    for r in rows:
-        key = tuple(sorted(o for o in r.overrides if not o.startswith("trainer.seed=")))
+    for r, overrides in zip(rows, differing(rows)):  # overrides all jobs share say nothing about a group
+        key = tuple(sorted(o for o in overrides if not o.startswith("trainer.seed=")))
         groups.setdefault(key, []).append(r)
     out = []
     for key, members in groups.items():
@@ -199,6 +199,9 @@ def render(rows: list[RunRow], console: Console, title: str) -> None:
 
 
 def render_groups(groups: list[dict[str, Any]], console: Console) -> None:
+    """The seed statistics; nothing when no group has more than one job (no seeds were swept)."""
+    if all(g["jobs"] < 2 for g in groups):
+        return
     table = Table(title="grouped by overrides, ignoring trainer.seed (mean ± std over finished jobs)")
     for column in ("overrides", "jobs", "val gloss", "val cat", "test gloss", "test cat"):
         table.add_column(column)

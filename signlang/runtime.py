@@ -27,9 +27,13 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 
 
 def resolve_device(device: str) -> torch.device:
-    """``auto`` picks CUDA when available, else CPU; an explicit device must exist."""
+    """``auto`` picks CUDA when available, else CPU; an explicit device must exist. Under ``torchrun``
+    ``cuda`` means this process's GPU (LOCAL_RANK)."""
+    local = int(os.environ.get("LOCAL_RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and local is not None:
+        device = f"cuda:{local}"  # torchrun: one GPU per process
     try:
         dev = torch.device(device)
     except RuntimeError:

@@ -24,8 +24,9 @@ class BatchSampler:
     - ``shuffle`` only: a random permutation.
     - neither (evaluation): sorted by length.
 
-    With ``world_size > 1`` each rank takes every ``world_size``-th batch of the same list (the list
-    is wrapped to a multiple of ``world_size`` so all ranks take the same number of steps).
+    With ``world_size > 1`` each rank takes every ``world_size``-th batch of the same list; with
+    ``even`` (training) the list is wrapped to a multiple of ``world_size`` so all ranks take the
+    same number of steps, without it (evaluation) each clip is seen exactly once.
     """
 
     def __init__(
@@ -39,6 +40,7 @@ class BatchSampler:
         bucket_batches: int = 8,
         rank: int = 0,
         world_size: int = 1,
+        even: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -53,6 +55,7 @@ class BatchSampler:
         self.bucket_batches = max(1, bucket_batches)
         self.rank = rank
         self.world_size = world_size
+        self.even = even
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -86,6 +89,8 @@ class BatchSampler:
         batches = self.all_batches()
         if self.world_size == 1:
             return batches
+        if not self.even:  # evaluation: every clip on exactly one rank, step counts may differ
+            return batches[self.rank :: self.world_size]
         total = -(-len(batches) // self.world_size) * self.world_size
         batches = (batches * (total // max(1, len(batches)) + 1))[:total]
         return batches[self.rank :: self.world_size]
@@ -197,8 +202,9 @@ def make_loader(
     ``signlang.data.transforms.Pipeline``) normalises every batch and augments training
     (``shuffle``) batches, seeded per batch from (seed, epoch, batch number)."""
     sampler = BatchSampler(
-        clips.lengths, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last, bucket=bucket, rank=rank, world_size=world_size
-    )
+        clips.lengths, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last, bucket=bucket,
+        rank=rank, world_size=world_size, even=shuffle,
+    )  # fmt: skip
     if num_workers == 0:
         return InProcessBatches(clips, sampler, pin_memory, transform, train=shuffle)
     extra = {"persistent_workers": True, "prefetch_factor": prefetch_factor or 2, "worker_init_fn": seed_worker}

@@ -33,9 +33,11 @@ STATUSES = ("running", "finished", "failed", "interrupted")
 class RunFolder:
     """Paths and writers for one run folder."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, writer: bool = True) -> None:
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.writer = writer  # False on ranks other than 0: they read the folder, never write it
+        if writer:
+            self.path.mkdir(parents=True, exist_ok=True)
         self._started = time.time()
         self._wall_before = 0.0  # time spent by earlier sessions of a resumed run
         self.previous_status: str | None = None  # how the last session ended, when resuming
@@ -43,7 +45,7 @@ class RunFolder:
         self._overrides: list[str] = []
 
     @classmethod
-    def from_hydra(cls, resuming: bool = False) -> "RunFolder":
+    def from_hydra(cls, resuming: bool = False, dist=None) -> "RunFolder":
         """The folder Hydra made for this job (``hydra.runtime.output_dir``).
 
         A fresh run records its provenance at once. A resumed run leaves the folder untouched until
@@ -53,6 +55,12 @@ class RunFolder:
         from hydra.core.hydra_config import HydraConfig
 
         hydra = HydraConfig.get()
+        if dist is not None and dist.enabled:  # one folder for all ranks: rank 0's
+            path = dist.broadcast(hydra.runtime.output_dir if dist.is_main else None)
+            if not dist.is_main:
+                run = cls(path, writer=False)
+                run.previous_status = run.read_summary().get("status") if resuming else None
+                return run
         run = cls(hydra.runtime.output_dir)
         run._overrides = list(hydra.overrides.task)
         if resuming:
@@ -66,6 +74,9 @@ class RunFolder:
 
     def start_resumed_session(self) -> None:
         """Record a resumed session: clean up after a killed save, note when and how it was resumed."""
+        if not self.writer:
+            self.session_started = True
+            return
         for stale in (self.path / CHECKPOINT_DIR).glob(".*.tmp"):  # left by a process killed mid-save
             stale.unlink()
         previous = self.read_summary()
@@ -96,6 +107,8 @@ class RunFolder:
 
     def append_metrics(self, row: dict[str, Any]) -> None:
         """Append one epoch's row to metrics.csv (header on first write) and flush it to disk."""
+        if not self.writer:
+            return
         new = not self.metrics_path.exists()
         with open(self.metrics_path, "a", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(row))
@@ -122,6 +135,8 @@ class RunFolder:
         """Merge ``fields`` into summary.json (atomically) and return the new summary."""
         summary = self.read_summary()
         summary.update(fields)
+        if not self.writer:
+            return summary
         summary["wall_time_s"] = round(self._wall_before + time.time() - self._started, 3)
         atomic_write(self.summary_path, _json_bytes(summary))
         return summary

@@ -32,6 +32,7 @@ from signlang.data.prefetch import ThreadPrefetcher
 from signlang.errors import ConfigError, SignlangError
 from signlang.runtime import resolve_device
 from signlang.training.checkpoint import load_checkpoint, save_checkpoint
+from signlang.training.distributed import Distributed
 from signlang.training.rng import rng_state, set_rng_state
 from signlang.training.run_folder import RunFolder
 from signlang.training.signals import InterruptGuard
@@ -150,6 +151,7 @@ class Trainer:
         self.limit_val_batches = limit_val_batches
         self.log_every = max(1, log_every)
         self.progress = progress
+        self.dist = Distributed()  # fit() receives the real one under torchrun
 
     # ----------------------------------------------------------------- building blocks
     def workers_for(self, clips) -> int:
@@ -172,6 +174,8 @@ class Trainer:
             pin_memory=self.pin_memory,
             prefetch_factor=self.prefetch_factor,
             transform=transform,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
         )
 
     def fit_input_norm(self, model: nn.Module, clips, transform, batch_size: int) -> None:
@@ -183,7 +187,7 @@ class Trainer:
         if not (transform and transform.normalize):
             norm.fit(clips.chunks())
             return
-        loader = self.loader(clips, batch_size, train=False, transform=transform)
+        loader = make_loader(clips, batch_size, shuffle=False, transform=transform)  # every rank: all clips
         norm.fit(batch.x[~batch.pad_mask].numpy() for batch in loader)
 
     def loss(self, logits: tuple[torch.Tensor, torch.Tensor], batch: Batch) -> torch.Tensor:
@@ -253,10 +257,19 @@ class Trainer:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - start
+        seen = self._reduce(totals, seen)
         return {**self._means(totals, seen), "time_s": elapsed, "data_wait": clock["wait"] / max(elapsed, 1e-9)}
 
+    def _reduce(self, totals: torch.Tensor, seen: int) -> int:
+        """Sum running totals (in place) and the clip count over ranks."""
+        if not self.dist.enabled:
+            return seen
+        count = totals.new_tensor([float(seen)])
+        self.dist.sum(totals)
+        return int(self.dist.sum(count).item())
+
     def _check_finite(self, first_bad: torch.Tensor, epoch: int) -> None:
-        step = int(first_bad.item())
+        step = int(self.dist.max(first_bad.clone()).item())  # every rank stops together
         if step >= 0:
             raise TrainingDiverged(
                 f"non-finite loss at epoch {epoch}, step {step}; training stopped and the last good checkpoint "
@@ -275,7 +288,7 @@ class Trainer:
                 logits = model(batch.x, batch.pad_mask, batch.lengths)
             self._tally(totals, self.loss(logits, batch), logits, batch)
             seen += len(batch)
-        return self._means(totals, seen)
+        return self._means(totals, self._reduce(totals, seen))
 
     def _progress(self) -> Progress:
         return Progress(
@@ -286,7 +299,7 @@ class Trainer:
             TimeRemainingColumn(),
             TextColumn("{task.fields[status]}"),
             transient=True,
-            disable=not self.progress,
+            disable=not self.progress or not self.dist.is_main,
         )
 
     # ----------------------------------------------------------------------- the loop
@@ -299,9 +312,11 @@ class Trainer:
         run: RunFolder,
         config: dict[str, Any] | None = None,
         transform=None,
+        dist: Distributed | None = None,
     ) -> dict[str, Any]:
         """Train to ``max_epochs`` (or an early stop); returns the summary (the run is still ``running``:
         evaluation of the best checkpoint comes next, see ``signlang.evaluation``)."""
+        self.dist = dist or Distributed()
         data.setup()
         model_name = type(model).__name__
         resumed = self._resume_checkpoint(run, model_name) if self.resume else None
@@ -328,7 +343,10 @@ class Trainer:
         val_loader = self.loader(data.split("val"), data.eval_batch_size, train=False, transform=transform)
         if transform:
             log.info("transforms: %s", transform)
-        step_model = torch.compile(model, dynamic=True) if self.compile else model  # same parameters
+        step_model = model
+        if self.dist.enabled:  # gradients averaged over ranks; evaluation uses the plain model (no collectives)
+            step_model = nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        step_model = torch.compile(step_model, dynamic=True) if self.compile else step_model  # same parameters
         n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
         log.info("run folder: %s", run.path)
         log.info("%s: %.2fM trainable parameters on %s%s", model_name, n_params / 1e6, self.device,
@@ -348,7 +366,7 @@ class Trainer:
                 lr = opt.param_groups[0]["lr"]
                 train_loader.batch_sampler.set_epoch(epoch)
                 train = self.train_epoch(step_model, train_loader, opt, scaler, progress, epoch)
-                val = self.evaluate(step_model, val_loader, progress, "val", self.limit_val_batches)
+                val = self.evaluate(model if self.dist.enabled else step_model, val_loader, progress, "val", self.limit_val_batches)
                 sched.step(val["gloss_acc"]) if isinstance(sched, ReduceLROnPlateau) else sched.step()
                 row = {
                     "epoch": epoch,
@@ -375,9 +393,10 @@ class Trainer:
                         "rng": rng_state(),
                         "signlang_version": __version__,
                     }
-                    if improved:
-                        save_checkpoint(run.checkpoint_path(model_name, "best"), state)
-                    save_checkpoint(run.checkpoint_path(model_name, "last"), state)
+                    if self.dist.is_main:  # one writer; every rank keeps the same state
+                        if improved:
+                            save_checkpoint(run.checkpoint_path(model_name, "best"), state)
+                        save_checkpoint(run.checkpoint_path(model_name, "last"), state)
                     run.append_metrics(row)
                     run.update_summary(epochs_completed=epoch, best_epoch=loop.best_epoch, best=loop.best)
                 log.info(
@@ -391,7 +410,7 @@ class Trainer:
                     run.update_summary(early_stopped={"epoch": epoch, "patience": self.early_stop})
                     break
         log.info("trained: best epoch %d, val gloss %.3f cat %.3f", loop.best_epoch, loop.best["val_gloss_acc"], loop.best["val_cat_acc"])
-        return run.read_summary()
+        return run.update_summary(epochs_completed=loop.epoch, best_epoch=loop.best_epoch, best=loop.best)
 
     def _resume_checkpoint(self, run: RunFolder, model_name: str) -> dict[str, Any]:
         """The checkpoint named by ``trainer.resume`` (a run folder means its ``_last.pt``), checked."""

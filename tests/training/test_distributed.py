@@ -1,0 +1,47 @@
+"""torchrun with 2 CPU processes (gloo): one complete run folder, and the numbers of a single process."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from signlang.training.checkpoint import load_checkpoint
+
+from conftest import run_cli
+
+# One batch per epoch (24 clips, batch 32) and no dropout: both ranks then see the same clips and
+# DDP's averaged gradient equals the single process's, so every number must agree.
+TINY = ["data.num_gloss=4", "data.num_cat=2", "data.train_per_gloss=6", "data.val_per_gloss=3", "data.test_per_gloss=2",
+        "data.min_len=4", "data.max_len=10", "model.d_model=32", "model.num_heads=4", "model.dim_feedforward=64",
+        "model.num_layers=1", "model.dropout=0.0", "trainer.max_epochs=2", "trainer.progress=false"]  # fmt: skip
+
+
+def rows(folder: Path) -> list[dict[str, float]]:
+    with open(folder / "metrics.csv") as f:
+        return [{k: float(v) for k, v in r.items() if not k.endswith(("time_s", "data_wait"))} for r in csv.DictReader(f)]
+
+
+def test_two_gloo_processes_write_one_complete_folder_with_single_process_numbers(tmp_path):
+    single = run_cli("run.py", *TINY, f"paths.output_root={tmp_path / 'single'}")
+    assert single.returncode == 0, single.stdout + single.stderr
+    result = run_cli("-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", "run.py", *TINY,
+                     f"paths.output_root={tmp_path / 'ddp'}", timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    (folder,) = (tmp_path / "ddp" / "runs").iterdir()  # one run folder for both ranks, nothing else
+    assert list((tmp_path / "ddp").iterdir()) == [tmp_path / "ddp" / "runs"]
+    for name in (".hydra/config.yaml", "metrics.csv", "summary.json", "eval/test/metrics.json", "checkpoints/SignTransformer_last.pt"):
+        assert (folder / name).exists(), name
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["epochs_completed"] == 2
+    assert load_checkpoint(folder / "checkpoints" / "SignTransformer_last.pt")["epoch"] == 2
+    assert "distributed: 2 processes (gloo)" in (folder / "run.log").read_text()
+
+    (single_folder,) = (tmp_path / "single" / "runs").iterdir()
+    for a, b in zip(rows(single_folder), rows(folder), strict=True):
+        for key in a:
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), key
+    single_test = json.loads((single_folder / "summary.json").read_text())["final"]
+    assert summary["final"]["gloss_acc"] == pytest.approx(single_test["gloss_acc"])
