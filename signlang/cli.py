@@ -6,6 +6,8 @@
     signlang predict RUN_DIR FILE.npz...  gloss and category of clips
     signlang runs [ROOT]                  table of runs and sweep jobs
     signlang resume-sweep SWEEP_DIR       re-launch the jobs of a sweep that did not finish
+    signlang extract SRC --out DIR        videos to .npz keypoints / features + labels CSV
+    signlang split DIR LABELS --out OUT   train/val/test in the seed layout
     signlang plot RUN_DIR...              learning curves to PNG
 """
 
@@ -21,8 +23,10 @@ from pathlib import Path
 from rich.logging import RichHandler
 
 from signlang import __version__, runs, sweeps, validate
+from signlang.data import split
 from signlang.errors import user_message
 from signlang.evaluation import evaluate, predict
+from signlang.extract import pipeline
 
 log = logging.getLogger("signlang")
 
@@ -63,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_arguments(sub.add_parser("predict", help="predict gloss and category of .npz clips"))
     runs.add_arguments(sub.add_parser("runs", help="table of runs and sweep jobs"))
     sweeps.add_arguments(sub.add_parser("resume-sweep", help="re-launch the jobs of a sweep that did not finish"))
+    pipeline.add_arguments(sub.add_parser("extract", help="videos to .npz keypoints/features and a labels CSV"))
+    split.add_arguments(sub.add_parser("split", help="train/val/test in the seed layout, stratified and grouped"))
     plot = sub.add_parser("plot", help="learning curves of one or more runs to PNG")
     plot.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     plot.add_argument("--out", default="curves.png", help="PNG to write (default: curves.png)")
@@ -75,6 +81,8 @@ COMMANDS = {
     "predict": predict.run_predict,
     "runs": runs.run_runs,
     "resume-sweep": sweeps.run_resume_sweep,
+    "extract": pipeline.run_extract,
+    "split": split.run_split,
     "plot": _plot,
 }
 

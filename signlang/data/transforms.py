@@ -205,16 +205,21 @@ class FrameDropout(Transform):
 
 
 class PointDropout(Transform):
-    """Mark points missing for a whole clip: each point with ``p_point``; each hand with ``p_hand``."""
+    """Mark points missing: each point for the whole clip with ``p_point``; each hand, with
+    ``p_hand``, for a random stretch of up to ``max_span`` of the frames (as a tracker loses a hand
+    for a while; losing it for a whole one-handed sign would only teach noise)."""
 
-    def __init__(self, p_point: float = 0.05, p_hand: float = 0.1) -> None:
-        self.p_point, self.p_hand = p_point, p_hand
+    def __init__(self, p_point: float = 0.05, p_hand: float = 0.1, max_span: float = 0.3) -> None:
+        self.p_point, self.p_hand, self.max_span = p_point, p_hand, max_span
 
     def __call__(self, clip: Clip, g: torch.Generator | None) -> Clip:
-        drop = torch.rand(NUM_POINTS, generator=g) < self.p_point
+        n = len(clip.x)
+        drop = (torch.rand(NUM_POINTS, generator=g) < self.p_point).expand(n, -1).clone()
         for hand in (LEFT_HAND, RIGHT_HAND):
             if float(torch.rand((), generator=g)) < self.p_hand:
-                drop[hand.start : hand.stop] = True
+                span = max(1, int(n * _uniform(g, 0.0, self.max_span)))
+                start = int(torch.randint(0, n - span + 1, (), generator=g))
+                drop[start : start + span, hand.start : hand.stop] = True
         if not drop.any():
             return clip
         return clip.with_points(clip.points, clip.present() & ~drop)

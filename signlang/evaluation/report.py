@@ -41,8 +41,8 @@ def predict_probs(model: nn.Module, clips: ClipSet, device: torch.device, batch_
         if gloss is None:
             gloss = np.zeros((len(clips), g.shape[1]), np.float32)
             cat = np.zeros((len(clips), c.shape[1]), np.float32)
-        gloss[batch.index.numpy()] = g
-        cat[batch.index.numpy()] = c
+        gloss[batch.index.cpu().numpy()] = g
+        cat[batch.index.cpu().numpy()] = c
     return gloss, cat
 
 

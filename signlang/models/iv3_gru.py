@@ -26,7 +26,7 @@ def inception_backbone(pretrained: str | bool | None) -> nn.Module:
     """
     from torchvision.models import inception_v3
 
-    net = inception_v3(weights=None, aux_logits=False, init_weights=not pretrained)
+    net = inception_v3(weights=None, aux_logits=False, init_weights=False)  # torch default init: random features stay finite
     if pretrained:
         path = Path(str(pretrained))
         if not path.is_file():

@@ -1,0 +1,164 @@
+"""``signlang split DATA_DIR LABELS.csv --out OUT``: train/val/test in the seed layout.
+
+    signlang split data/raw data/raw/labels.csv --out data/processed --val 0.15 --test 0.15 --group-by signer
+
+Stratified by gloss (each gloss split in the same proportions, at least one clip in train);
+with ``--group-by COLUMN`` every value of that column (a signer, a session) lands in exactly one
+split. Files are copied (``--link`` makes hard links, or symlinks across file systems). Clips with
+identical content in different splits are reported as leakage; exact duplicates inside a split too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from signlang.data.npz import clip_name, label_problems, read_label_table
+from signlang.errors import ConfigError, DataError, summarize
+
+SPLITS = ("train", "val", "test")
+
+
+def content_hash(path: Path) -> str:
+    """Hash of a clip's arrays (names, dtypes, shapes, bytes; ``meta`` excluded): equal for the same
+    clip saved twice, whatever the zip headers."""
+    h = hashlib.sha256()
+    with np.load(path, allow_pickle=False) as z:
+        for name in sorted(n for n in z.files if n != "meta"):
+            a = z[name]
+            h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def assign(table: pd.DataFrame, fractions: dict[str, float], group_by: str | None, seed: int) -> pd.Series:
+    """The split of every row: stratified by gloss, and by whole groups when ``group_by`` is given."""
+    rng = np.random.default_rng(seed)
+    split = pd.Series("", index=table.index, dtype=object)
+    if group_by is None:
+        for _, rows in table.groupby("gloss"):
+            order = rng.permutation(rows.index.to_numpy())
+            n = len(order)
+            counts = {s: int(np.floor(fractions[s] * n + 0.5)) if n >= 3 else 0 for s in ("val", "test")}
+            if counts["val"] + counts["test"] >= n:  # keep at least one clip for training
+                counts = {"val": min(counts["val"], max(0, n - 1)), "test": max(0, min(counts["test"], n - 1 - counts["val"]))}
+            split[order[: counts["val"]]] = "val"
+            split[order[counts["val"] : counts["val"] + counts["test"]]] = "test"
+            split[order[counts["val"] + counts["test"] :]] = "train"
+        return split
+    # Whole groups, largest first: each goes where its glosses are furthest below their targets.
+    per_gloss = table.groupby("gloss").size()
+    have = {s: defaultdict(float) for s in SPLITS}
+    total = {s: 0 for s in SPLITS}
+    groups = list(table.groupby(group_by))
+    order = sorted(range(len(groups)), key=lambda i: (-len(groups[i][1]), rng.random()))
+    for i in order:
+        _, rows = groups[i]
+        counts = rows.groupby("gloss").size()
+        need = {s: sum((fractions[s] * per_gloss[g] - have[s][g]) * c for g, c in counts.items()) for s in SPLITS}
+        short = {s: fractions[s] * len(table) - total[s] for s in SPLITS}  # ties: the emptiest split overall
+        target = max(SPLITS, key=lambda s: (round(need[s], 6), short[s]))
+        split[rows.index] = target
+        total[target] += len(rows)
+        for g, c in counts.items():
+            have[target][g] += c
+    return split
+
+
+def place(source: Path, target: Path, link: bool) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        target.unlink()
+    if not link:
+        shutil.copy2(source, target)
+        return
+    try:
+        os.link(source, target)
+    except OSError:  # another file system
+        target.symlink_to(source.resolve())
+
+
+def split_dataset(
+    data_dir: Path,
+    labels: Path,
+    out: Path,
+    val: float = 0.15,
+    test: float = 0.15,
+    group_by: str | None = None,
+    seed: int = 0,
+    link: bool = False,
+) -> dict:
+    """Write ``out/keypoints_{train,val,test}/`` and ``{split}_labels.csv``; returns counts and leaks."""
+    if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
+        raise ConfigError(f"--val ({val}) and --test ({test}) must be fractions that leave some training data")
+    table = read_label_table(labels)
+    if group_by and group_by not in table.columns:
+        raise ConfigError(f"--group-by {group_by}: {labels} has no such column (columns: {', '.join(table.columns)})")
+    extra = table[[group_by]] if group_by else None
+    table, problems = label_problems(table, labels, None, None)
+    if problems:
+        raise DataError(summarize(problems, 3))
+    if extra is not None:
+        table[group_by] = extra[group_by].to_numpy()
+    files = {clip_name(p.name): p for p in Path(data_dir).glob("*.npz")}
+    missing = [f for f in table["file"] if f not in files]
+    if missing:
+        raise DataError(f"{labels} lists {len(missing)} clip(s) not in {data_dir}: {summarize(missing, sep=', ')}")
+    fractions = {"train": 1 - val - test, "val": val, "test": test}
+    table["split"] = assign(table, fractions, group_by, seed)
+    table["hash"] = [content_hash(files[f]) for f in table["file"]]
+
+    for name in SPLITS:
+        rows = table[table["split"] == name]
+        for f in rows["file"]:
+            place(files[f], out / f"keypoints_{name}" / f"{f}.npz", link)
+        columns = ["file", "gloss", "cat", "occluded"] + ([group_by] if group_by else [])
+        out.mkdir(parents=True, exist_ok=True)
+        rows.assign(file=rows["file"] + ".npz")[columns].to_csv(out / f"{name}_labels.csv", index=False)
+
+    leaks, duplicates = [], []
+    for _, rows in table.groupby("hash"):
+        if len(rows) > 1:
+            (leaks if rows["split"].nunique() > 1 else duplicates).append(list(zip(rows["file"], rows["split"])))
+    return {
+        "counts": table["split"].value_counts().reindex(SPLITS, fill_value=0).to_dict(),
+        "glosses": {s: int(table.loc[table["split"] == s, "gloss"].nunique()) for s in SPLITS},
+        "groups": {s: int(table.loc[table["split"] == s, group_by].nunique()) for s in SPLITS} if group_by else None,
+        "leaks": leaks,
+        "duplicates": duplicates,
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("data_dir", help="folder of .npz clips")
+    parser.add_argument("labels", help="labels CSV file,gloss,cat,occluded (+ a group column)")
+    parser.add_argument("--out", required=True, help="where to write the seed layout")
+    parser.add_argument("--val", type=float, default=0.15)
+    parser.add_argument("--test", type=float, default=0.15)
+    parser.add_argument("--group-by", help="column whose values never span two splits (e.g. signer)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--link", action="store_true", help="hard-link (or symlink) the clips instead of copying them")
+    return parser
+
+
+def run_split(args: argparse.Namespace, console: Console | None = None) -> int:
+    console = console or Console()
+    result = split_dataset(Path(args.data_dir), Path(args.labels), Path(args.out), args.val, args.test, args.group_by, args.seed, args.link)
+    table = Table("split", "clips", "glosses", *(["groups"] if result["groups"] else []), title=f"signlang split -> {args.out}")
+    for s in SPLITS:
+        table.add_row(s, str(result["counts"][s]), str(result["glosses"][s]), *([str(result["groups"][s])] if result["groups"] else []))
+    console.print(table)
+    for leak in result["leaks"]:
+        console.print("[red]leakage:[/] identical clips in different splits: " + ", ".join(f"{f} ({s})" for f, s in leak))
+    for dup in result["duplicates"]:
+        console.print("[yellow]duplicate:[/] identical clips: " + ", ".join(f"{f} ({s})" for f, s in dup))
+    return 1 if result["leaks"] else 0

@@ -1,0 +1,1 @@
+"""From raw videos to training data: ``signlang extract`` (keypoints, features, occlusion flags)."""

@@ -1,0 +1,45 @@
+"""Per-frame InceptionV3 features (torchvision, fc removed): ``X2048 [T,2048]``."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from signlang.errors import ConfigError
+from signlang.models.iv3_gru import inception_backbone
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class InceptionFeatures:
+    """Frames resized to 299x299, ImageNet-normalised, through InceptionV3 in batches.
+
+    ``weights`` is a local torchvision ``inception_v3`` state dict; nothing is downloaded. Random
+    weights only with ``random_weights=True`` (tests, pipelines checks): their features mean nothing.
+    """
+
+    def __init__(self, weights: str | None = None, random_weights: bool = False, device: str = "cpu", batch_size: int = 32) -> None:
+        if not weights and not random_weights:
+            raise ConfigError(
+                "--features needs InceptionV3 weights: --iv3-weights PATH (a local torchvision inception_v3 "
+                "state dict, e.g. saved from torchvision.models.inception_v3(weights='DEFAULT')); "
+                "--random-weights gives meaningless features, for tests only"
+            )
+        torch.manual_seed(0)  # random weights: the same network in every worker
+        self.net = inception_backbone(weights or False).eval().to(device)
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
+
+    @torch.no_grad()
+    def __call__(self, frames: list[np.ndarray]) -> np.ndarray:
+        out = []
+        for start in range(0, len(frames), self.batch_size):
+            chunk = torch.from_numpy(np.stack(frames[start : start + self.batch_size])).to(self.device)
+            images = chunk.permute(0, 3, 1, 2).float() / 255.0
+            images = F.interpolate(images, size=(299, 299), mode="bilinear", antialias=True, align_corners=False)
+            out.append(self.net((images - self.mean) / self.std).float().cpu().numpy())
+        return np.concatenate(out).astype(np.float32)

@@ -1,0 +1,64 @@
+"""MediaPipe Holistic (``mediapipe==0.10.14``, ``model_complexity=1``, models inside the wheel)
+mapped to signlang's 78-point layout, with short gaps filled."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from signlang.data.layout import FACE, FACE_MESH_INDICES, LEFT_HAND, NUM_POINTS, POSE, RIGHT_HAND
+
+
+class HolisticKeypoints:
+    """One video's keypoints: ``X [T,156]`` (x, y in [0, 1]) and ``mask [T,78]``.
+
+    Pose points count as detected when their visibility is at least ``visibility``; hand and face
+    points when MediaPipe found the hand or face. A new tracker is made per video (it carries state
+    from frame to frame).
+    """
+
+    def __init__(self, visibility: float = 0.5, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5) -> None:
+        self.visibility = visibility
+        self.options = dict(min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence)
+
+    def __call__(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        import mediapipe as mp
+
+        points = np.zeros((len(frames), NUM_POINTS, 2), dtype=np.float32)
+        mask = np.zeros((len(frames), NUM_POINTS), dtype=bool)
+        with mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=1, **self.options) as holistic:
+            for t, frame in enumerate(frames):
+                result = holistic.process(frame)
+                if result.pose_landmarks:
+                    for i, lm in zip(POSE, result.pose_landmarks.landmark[: len(POSE)]):
+                        if lm.visibility >= self.visibility:
+                            points[t, i], mask[t, i] = (lm.x, lm.y), True
+                for block, found in ((LEFT_HAND, result.left_hand_landmarks), (RIGHT_HAND, result.right_hand_landmarks)):
+                    if found:
+                        points[t, block.start : block.stop] = [(lm.x, lm.y) for lm in found.landmark]
+                        mask[t, block.start : block.stop] = True
+                if result.face_landmarks:
+                    face = result.face_landmarks.landmark
+                    points[t, FACE.start : FACE.stop] = [(face[i].x, face[i].y) for i in FACE_MESH_INDICES]
+                    mask[t, FACE.start : FACE.stop] = True
+        points = np.clip(points, 0.0, 1.0) * mask[..., None]
+        return points.reshape(len(frames), -1), mask
+
+
+def fill_gaps(x: np.ndarray, mask: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Linearly interpolate each point across runs of at most ``max_gap`` missing frames that have a
+    detection on both sides; returns the filled arrays and how many point-frames were filled."""
+    x, mask = x.copy(), mask.copy()
+    points = x.reshape(len(x), NUM_POINTS, 2)
+    filled = 0
+    if max_gap < 1:
+        return x, mask, 0
+    for p in range(NUM_POINTS):
+        seen = np.flatnonzero(mask[:, p])
+        for a, b in zip(seen[:-1], seen[1:]):
+            gap = b - a - 1
+            if 0 < gap <= max_gap:
+                w = (np.arange(1, gap + 1) / (gap + 1))[:, None]
+                points[a + 1 : b, p] = points[a, p] * (1 - w) + points[b, p] * w
+                mask[a + 1 : b, p] = True
+                filled += int(gap)
+    return points.reshape(len(x), -1), mask, filled

@@ -1,0 +1,270 @@
+"""``signlang extract SRC --out DIR``: videos to ``.npz`` clips plus a labels CSV skeleton.
+
+    signlang extract videos/ --out data/raw --keypoints --features --iv3-weights iv3.pt --workers 4
+
+Per clip ``<name>.npz`` with ``X [T,156]`` + ``mask [T,78]`` (``--keypoints``, the default),
+``X2048 [T,2048]`` (``--features``), ``timestamps_ms [T]`` and ``meta`` (JSON). Clips already
+extracted are skipped (``--overwrite`` redoes them); an unreadable video is reported and skipped.
+The ``labels.csv`` skeleton lists every clip with its ``occluded`` flag and, with ``--labels``,
+its gloss and category.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import re
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from signlang import __version__
+from signlang.data.layout import FACE_MESH_INDICES, ORDER
+from signlang.errors import ConfigError, DataError, SignlangError
+from signlang.extract.video import find_videos, read_frames
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Options:
+    keypoints: bool = True
+    features: bool = False
+    fps: float | None = 30.0
+    max_gap: int = 5
+    visibility: float = 0.5
+    iv3_weights: str | None = None
+    random_weights: bool = False
+    overwrite: bool = False
+    occlusion_overlap: float = 0.3
+    occlusion_frames: float = 0.1
+
+
+def clip_name(video: Path, src: Path) -> str:
+    """Output name: the video's path below ``src`` without suffix, folders joined by ``__``."""
+    relative = video.relative_to(src) if src.is_dir() else Path(video.name)
+    return "__".join(relative.with_suffix("").parts)
+
+
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Compressed, written to a temp file and renamed: an interrupted extraction leaves no half file."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+_FEATURES = None  # one InceptionV3 per worker process, built on first use
+
+
+def extract_one(video: str, out: str, name: str, options: Options) -> dict[str, Any]:
+    """Extract one video; returns a record for the summary (never raises for a bad video)."""
+    global _FEATURES
+    from signlang.extract.holistic import HolisticKeypoints, fill_gaps
+    from signlang.extract.occlusion import hand_over_face
+
+    started = time.perf_counter()
+    target = Path(out) / f"{name}.npz"
+    try:
+        frames, stamps, source_fps = read_frames(Path(video), options.fps)
+        arrays: dict[str, np.ndarray] = {"timestamps_ms": stamps}
+        meta: dict[str, Any] = {
+            "video": str(video), "source_fps": source_fps, "target_fps": options.fps, "frames": len(frames),
+            "order": ORDER, "pose_indices": list(range(25)), "face_indices": list(FACE_MESH_INDICES),
+            "signlang": __version__,
+        }  # fmt: skip
+        occluded = 0
+        if options.keypoints:
+            import mediapipe
+
+            x, mask = HolisticKeypoints(options.visibility)(frames)
+            x, mask, filled = fill_gaps(x, mask, options.max_gap)
+            occluded, share = hand_over_face(x, mask, options.occlusion_overlap, options.occlusion_frames)
+            arrays.update(X=x, mask=mask)
+            meta.update(
+                mediapipe=mediapipe.__version__, model_complexity=1, conf_thresh=options.visibility,
+                interpolation_max_gap=options.max_gap, interpolated_points=filled, occluded=occluded,
+                hand_over_face_share=round(share, 4), occlusion_overlap=options.occlusion_overlap,
+                occlusion_frames=options.occlusion_frames,
+            )  # fmt: skip
+        if options.features:
+            import torch
+
+            if _FEATURES is None:
+                from signlang.extract.features import InceptionFeatures
+
+                _FEATURES = InceptionFeatures(options.iv3_weights, options.random_weights)
+            arrays["X2048"] = _FEATURES(frames)
+            meta.update(torch=torch.__version__, iv3_weights=options.iv3_weights or "random")
+        arrays["meta"] = np.array(json.dumps(meta))
+        save_npz(target, arrays)
+        return {"video": video, "file": target.name, "status": "extracted", "frames": len(frames), "occluded": occluded,
+                "seconds": time.perf_counter() - started}  # fmt: skip
+    except SignlangError as e:
+        return {"video": video, "file": target.name, "status": "failed", "error": str(e)}
+    except Exception as e:  # a decoder or model crash on one video must not end the batch
+        return {"video": video, "file": target.name, "status": "failed", "error": f"{type(e).__name__}: {e}"}
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # processes, not threads, share the cores
+
+
+def previous_record(target: Path) -> dict[str, Any]:
+    """What an already extracted clip says about itself (for the labels skeleton)."""
+    try:
+        with np.load(target, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
+            frames = len(z["timestamps_ms"]) if "timestamps_ms" in z.files else 0
+    except (OSError, ValueError, KeyError):
+        return {"file": target.name, "status": "failed", "error": "existing file is unreadable; use --overwrite"}
+    return {"file": target.name, "status": "skipped", "frames": frames, "occluded": int(meta.get("occluded", 0))}
+
+
+class LabelMap:
+    """``--labels``: a CSV ``file,gloss,cat`` (file with or without suffix), or a regular expression
+    with named groups ``gloss`` and ``cat`` searched in each clip's name (folders joined by ``__``)."""
+
+    def __init__(self, spec: str | None) -> None:
+        self.table: dict[str, tuple[str, str]] | None = None
+        self.pattern: re.Pattern | None = None
+        if not spec:
+            return
+        if Path(spec).is_file():
+            with open(spec, newline="") as f:
+                rows = list(csv.DictReader(f))
+            if not rows or not {"file", "gloss", "cat"} <= set(rows[0]):
+                raise ConfigError(f"--labels {spec}: needs columns file,gloss,cat")
+            self.table = {Path(r["file"].strip()).stem: (r["gloss"].strip(), r["cat"].strip()) for r in rows}
+        else:
+            try:
+                self.pattern = re.compile(spec)
+            except re.error as e:
+                raise ConfigError(f"--labels {spec!r} is neither a CSV file nor a regular expression ({e})") from None
+            if not {"gloss", "cat"} <= set(self.pattern.groupindex):
+                raise ConfigError("--labels pattern needs named groups (?P<gloss>...) and (?P<cat>...)")
+
+    def __call__(self, name: str) -> tuple[str, str]:
+        if self.table is not None:
+            return self.table.get(name, ("", ""))
+        if self.pattern is not None:
+            m = self.pattern.search(name)
+            return (m["gloss"], m["cat"]) if m else ("", "")
+        return "", ""
+
+
+def write_labels(out: Path, records: list[dict[str, Any]], labels: LabelMap) -> Path:
+    """``labels.csv`` (file,gloss,cat,occluded); an existing, different one is kept and the new
+    skeleton goes to ``labels.new.csv``."""
+    rows = [["file", "gloss", "cat", "occluded"]]
+    for r in sorted((r for r in records if r["status"] != "failed"), key=lambda r: r["file"]):
+        gloss, cat = labels(r["file"][:-4])
+        rows.append([r["file"], gloss, cat, r.get("occluded", 0)])
+    text = "".join(",".join(map(str, row)) + "\n" for row in rows)
+    path = out / "labels.csv"
+    if path.exists() and path.read_text() != text:
+        path = out / "labels.new.csv"
+    path.write_text(text)
+    return path
+
+
+def extract(src: Path, out: Path, options: Options, workers: int = 1, labels: str | None = None, console: Console | None = None) -> list[dict[str, Any]]:
+    """Extract every video of ``src`` into ``out``; returns one record per video."""
+    console = console or Console(stderr=True)
+    label_map = LabelMap(labels)
+    if not (options.keypoints or options.features):
+        raise ConfigError("nothing to extract: give --keypoints and/or --features")
+    if options.features and not (options.iv3_weights or options.random_weights):
+        from signlang.extract.features import InceptionFeatures
+
+        InceptionFeatures(options.iv3_weights, options.random_weights)  # raises the clear message
+    if options.iv3_weights and not Path(options.iv3_weights).is_file():
+        raise ConfigError(f"--iv3-weights {options.iv3_weights}: no such file")
+    videos = find_videos(src)
+    if not videos:
+        raise DataError(f"{src}: no videos ({', '.join(s[1:] for s in ('.mp4', '.mov', '.avi', '.mkv'))}, ...)")
+    out.mkdir(parents=True, exist_ok=True)
+    names = [clip_name(v, src) for v in videos]
+    records, todo = [], []
+    for video, name in zip(videos, names):
+        target = out / f"{name}.npz"
+        if target.exists() and not options.overwrite:
+            records.append({"video": str(video), **previous_record(target)})
+        else:
+            todo.append((str(video), str(out), name, options))
+    started = time.perf_counter()
+    columns = (TextColumn("[bold]extract"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[last]}"))
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("extract", total=len(todo), last="")
+        if workers > 1 and len(todo) > 1:
+            with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
+                for future in as_completed([pool.submit(extract_one, *job) for job in todo]):
+                    records.append(future.result())
+                    progress.update(task, advance=1, last=records[-1]["file"])
+        else:
+            for job in todo:
+                records.append(extract_one(*job))
+                progress.update(task, advance=1, last=records[-1]["file"])
+    labels_path = write_labels(out, records, label_map)
+    summarize(records, out, labels_path, time.perf_counter() - started, console)
+    return records
+
+
+def summarize(records: list[dict[str, Any]], out: Path, labels_path: Path, seconds: float, console: Console) -> None:
+    counts = {s: sum(r["status"] == s for r in records) for s in ("extracted", "skipped", "failed")}
+    table = Table(title=f"signlang extract -> {out}", show_header=False)
+    table.add_row("videos", str(len(records)))
+    table.add_row("extracted", str(counts["extracted"]))
+    table.add_row("already there (skipped)", str(counts["skipped"]))
+    table.add_row("failed", f"[red]{counts['failed']}" if counts["failed"] else "0")
+    table.add_row("frames", str(sum(r.get("frames", 0) for r in records)))
+    table.add_row("occluded clips", str(sum(r.get("occluded", 0) for r in records if r["status"] != "failed")))
+    table.add_row("time", f"{seconds:.1f} s")
+    table.add_row("labels", str(labels_path))
+    console.print(table)
+    for r in records:
+        if r["status"] == "failed":
+            console.print(f"[red]skipped[/] {Path(r['video']).name if 'video' in r else r['file']}: {r['error']}")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("src", help="a video or a folder of videos (searched recursively)")
+    parser.add_argument("--out", required=True, help="folder for the .npz clips and labels.csv")
+    parser.add_argument("--keypoints", action="store_true", help="X [T,156] + mask [T,78] with MediaPipe Holistic (default)")
+    parser.add_argument("--features", action="store_true", help="X2048 [T,2048] with InceptionV3")
+    parser.add_argument("--fps", type=float, default=30.0, help="frames kept per second, by timestamp (0: every frame)")
+    parser.add_argument("--workers", type=int, default=1, help="videos processed in parallel")
+    parser.add_argument("--max-gap", type=int, default=5, help="fill missing points across gaps of at most this many frames")
+    parser.add_argument("--visibility", type=float, default=0.5, help="pose points below this visibility count as missing")
+    parser.add_argument("--iv3-weights", help="local torchvision inception_v3 state dict (for --features)")
+    parser.add_argument("--random-weights", action="store_true", help="random InceptionV3 weights (tests only)")
+    parser.add_argument("--overwrite", action="store_true", help="extract again clips that already exist")
+    parser.add_argument("--labels", help="CSV file,gloss,cat or a regex with (?P<gloss>..) and (?P<cat>..) on clip names")
+    parser.add_argument("--occlusion-overlap", type=float, default=0.3, help="hand box covering this share of the face box: an occluded frame")
+    parser.add_argument("--occlusion-frames", type=float, default=0.1, help="share of occluded frames that makes a clip occluded")
+    return parser
+
+
+def run_extract(args: argparse.Namespace) -> int:
+    options = Options(
+        keypoints=args.keypoints or not args.features, features=args.features, fps=args.fps or None, max_gap=args.max_gap,
+        visibility=args.visibility, iv3_weights=args.iv3_weights, random_weights=args.random_weights, overwrite=args.overwrite,
+        occlusion_overlap=args.occlusion_overlap, occlusion_frames=args.occlusion_frames,
+    )  # fmt: skip
+    records = extract(Path(args.src), Path(args.out), options, max(1, args.workers), args.labels)
+    return 1 if any(r["status"] == "failed" for r in records) and not any(r["status"] != "failed" for r in records) else 0

@@ -1,0 +1,58 @@
+"""Decode a video and keep frames at a target rate, chosen by timestamp."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from signlang.errors import DataError
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+
+
+class VideoError(DataError):
+    """A video that cannot be opened or decoded."""
+
+
+def find_videos(src: Path) -> list[Path]:
+    """``src`` itself, or every video below it (sorted)."""
+    if src.is_file():
+        return [src]
+    if not src.is_dir():
+        raise DataError(f"no such video or folder: {src}")
+    return sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+
+
+def read_frames(path: Path, fps: float | None = 30.0) -> tuple[list[np.ndarray], np.ndarray, float]:
+    """RGB frames sampled at ``fps`` (all frames when None or when the video is slower), their
+    timestamps in ms, and the video's own frame rate. A frame is kept when its timestamp reaches the
+    next multiple of 1000/fps ms, so gaps in the source stay gaps."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise VideoError(f"{path.name}: cannot be opened (not a video, or corrupt)")
+    source_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+    frames, stamps = [], []
+    step = 1000.0 / fps if fps else 0.0
+    due = 0.0
+    index = 0
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            t = index * 1000.0 / source_fps if source_fps > 0 else float(capture.get(cv2.CAP_PROP_POS_MSEC))
+            index += 1
+            if step and t + 1e-6 < due:
+                continue
+            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            stamps.append(round(t))
+            while step and due <= t + 1e-6:
+                due += step
+    finally:
+        capture.release()
+    if not frames:
+        raise VideoError(f"{path.name}: no frame could be decoded (corrupt or empty video)")
+    return frames, np.asarray(stamps, dtype=np.int64), source_fps

@@ -1,0 +1,73 @@
+"""signlang split: stratified by gloss, grouped by a column, duplicates across splits reported."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from signlang.data.npz import load_split
+from signlang.data.split import content_hash, split_dataset
+from signlang.errors import ConfigError
+
+from conftest import run_cli
+
+
+@pytest.fixture
+def flat(tmp_path):
+    """60 clips, 4 glosses, 6 signers, in one folder with one labels CSV."""
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    rows = []
+    rng = np.random.default_rng(0)
+    for i in range(60):
+        gloss, signer = i % 4, f"s{i % 6}"
+        np.savez(folder / f"c{i:02d}.npz", X=rng.random((5, 156), dtype=np.float32), mask=np.ones((5, 78), bool))
+        rows.append({"file": f"c{i:02d}", "gloss": gloss, "cat": gloss // 2, "occluded": 0, "signer": signer})
+    pd.DataFrame(rows).to_csv(tmp_path / "labels.csv", index=False)
+    return folder, tmp_path / "labels.csv"
+
+
+def test_stratified_split_in_the_seed_layout(flat, tmp_path):
+    folder, labels = flat
+    result = split_dataset(folder, labels, tmp_path / "out", val=0.2, test=0.2, seed=1)
+    assert result["counts"] == {"train": 36, "val": 12, "test": 12}
+    for split in ("train", "val", "test"):
+        table = pd.read_csv(tmp_path / "out" / f"{split}_labels.csv")
+        assert table["gloss"].value_counts().tolist() == [len(table) // 4] * 4  # every gloss in proportion
+        clips = load_split(tmp_path / "out" / f"keypoints_{split}", tmp_path / "out" / f"{split}_labels.csv",
+                           kind="keypoints", key="X", num_gloss=4, num_cat=2)  # fmt: skip
+        assert len(clips) == len(table)
+    again = split_dataset(folder, labels, tmp_path / "again", val=0.2, test=0.2, seed=1)
+    assert again == result  # the same seed, the same split
+
+
+def test_grouped_split_keeps_each_signer_in_one_split(flat, tmp_path):
+    folder, labels = flat
+    result = split_dataset(folder, labels, tmp_path / "out", val=0.2, test=0.2, group_by="signer", seed=0)
+    seen = {s: set(pd.read_csv(tmp_path / "out" / f"{s}_labels.csv")["signer"]) for s in ("train", "val", "test")}
+    assert not (seen["train"] & seen["val"] or seen["train"] & seen["test"] or seen["val"] & seen["test"])
+    assert sum(len(v) for v in seen.values()) == 6 and all(seen.values())
+    assert sum(result["counts"].values()) == 60
+
+
+def test_duplicates_across_splits_are_reported_as_leakage(flat, tmp_path):
+    folder, labels = flat
+    shutil.copy(folder / "c00.npz", folder / "c59.npz")  # c59 (gloss 3) gets c00's content
+    result = split_dataset(folder, labels, tmp_path / "out", val=0.2, test=0.2, seed=3)
+    assert content_hash(folder / "c00.npz") == content_hash(folder / "c59.npz")
+    found = result["leaks"] + result["duplicates"]
+    assert any({f for f, _ in group} == {"c00", "c59"} for group in found)
+    cli = run_cli("-m", "signlang.cli", "split", str(folder), str(labels), "--out", str(tmp_path / "cli"), "--link")
+    assert ("leakage" in cli.stdout) == (cli.returncode == 1)
+    assert (tmp_path / "cli" / "keypoints_train").is_dir()
+
+
+def test_bad_arguments(flat, tmp_path):
+    folder, labels = flat
+    with pytest.raises(ConfigError, match="--group-by"):
+        split_dataset(folder, labels, tmp_path / "o", group_by="nobody")
+    with pytest.raises(ConfigError, match="fractions"):
+        split_dataset(folder, labels, tmp_path / "o", val=0.6, test=0.5)

@@ -1,0 +1,122 @@
+"""signlang extract on real signing videos: shapes, detection rates, timestamps, features, bad videos."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from signlang.extract.holistic import fill_gaps
+from signlang.extract.occlusion import hand_over_face
+from signlang.extract.pipeline import LabelMap, Options, extract
+from signlang.validate import validate
+
+from conftest import SHARED, run_cli
+
+pytest.importorskip("mediapipe")
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory):
+    if not (SHARED / "videos").is_dir():
+        pytest.skip("../shared/data/videos is not available")
+    src = tmp_path_factory.mktemp("videos")
+    for video in (SHARED / "videos").glob("*.mp4"):
+        shutil.copy(video, src / video.name)
+    (src / "broken.mp4").write_bytes(b"not really a video")
+    out = tmp_path_factory.mktemp("clips")
+    options = Options(keypoints=True, features=True, random_weights=True, fps=15.0)
+    records = extract(src, out, options, workers=2, labels=r"(?P<gloss>FOOTBALL|SOUP|test_video)(?P<cat>)")
+    return src, out, records
+
+
+def test_every_good_video_becomes_a_clip_and_the_bad_one_is_skipped(extracted):
+    _, out, records = extracted
+    status = {r["file"]: r["status"] for r in records}
+    assert status == {"FOOTBALL.npz": "extracted", "SOUP.npz": "extracted", "test_video.npz": "extracted", "broken.npz": "failed"}
+    assert "cannot be opened" in next(r["error"] for r in records if r["status"] == "failed")
+    assert not (out / "broken.npz").exists()
+
+
+def test_arrays_timestamps_and_detection(extracted):
+    _, out, _ = extracted
+    for name, frames in (("FOOTBALL", 64), ("SOUP", 41), ("test_video", 58)):
+        with np.load(out / f"{name}.npz", allow_pickle=False) as z:
+            x, mask, x2048, ts = z["X"], z["mask"], z["X2048"], z["timestamps_ms"]
+            meta = json.loads(str(z["meta"]))
+        assert x.shape == (len(ts), 156) and mask.shape == (len(ts), 78) and x2048.shape == (len(ts), 2048)
+        assert x.dtype == np.float32 and mask.dtype == bool and np.isfinite(x2048).all()
+        assert abs(len(ts) - frames / 2) <= 2  # 30 fps video sampled at 15 fps
+        assert np.all(np.diff(ts) > 0) and ts[0] == 0 and abs(np.diff(ts).mean() - 1000 / 15) < 10
+        assert np.all(x.reshape(-1, 78, 2)[~mask] == 0) and 0 <= x.min() and x.max() <= 1
+        assert meta["order"] == "pose25,left_hand21,right_hand21,face11" and meta["model_complexity"] == 1
+    with np.load(out / "FOOTBALL.npz") as z:
+        mask = z["mask"]
+    assert mask[:, :13].mean() > 0.9  # head and shoulders in (nearly) every frame
+    assert mask[:, 25:67].any(axis=1).mean() > 0.8  # a hand in most frames
+    assert mask[:, 67:].mean() > 0.9  # the face
+
+
+def test_labels_skeleton_and_validation(extracted):
+    _, out, _ = extracted
+    lines = (out / "labels.csv").read_text().splitlines()
+    assert lines[0] == "file,gloss,cat,occluded" and len(lines) == 4
+    assert lines[1].startswith("FOOTBALL.npz,FOOTBALL,,")  # gloss from the pattern; ids are the user's to set
+    numbered = out / "numbered.csv"
+    numbered.write_text("file,gloss,cat,occluded\n" + "".join(f"{l.split(',')[0]},{i},0,{l.split(',')[3]}\n" for i, l in enumerate(lines[1:])))
+    report = validate(out, numbered, require_x2048=True, num_gloss=3, num_cat=1)
+    assert report.clean, [f.message for f in report.errors]
+
+
+def test_already_extracted_clips_are_skipped(extracted):
+    src, out, _ = extracted
+    before = (out / "SOUP.npz").stat().st_mtime_ns
+    records = extract(src / "SOUP.mp4", out, Options(keypoints=True, fps=15.0))
+    assert records[0]["status"] == "skipped" and (out / "SOUP.npz").stat().st_mtime_ns == before
+
+
+def test_extracted_clips_train(extracted, tmp_path):
+    _, out, _ = extracted
+    labels = tmp_path / "labels.csv"
+    labels.write_text("file,gloss,cat,occluded\nFOOTBALL.npz,0,0,0\nSOUP.npz,1,0,0\ntest_video.npz,2,1,1\n")
+    for data in ("keypoints", "features"):
+        model = "transformer" if data == "keypoints" else "iv3_gru"
+        result = run_cli("run.py", f"model={model}", f"data={data}", f"data.train_dir={out}", f"data.val_dir={out}",
+                         f"data.train_labels={labels}", f"data.val_labels={labels}", "data.num_gloss=3", "data.num_cat=2",
+                         "trainer=smoke", f"paths.output_root={tmp_path / data}")  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_features_need_weights_or_an_explicit_random_flag(tmp_path):
+    result = run_cli("-m", "signlang.cli", "extract", str(tmp_path), "--out", str(tmp_path / "o"), "--features")
+    assert result.returncode == 2 and "--iv3-weights" in result.stdout + result.stderr
+
+
+def test_gap_filling_and_occlusion_flag():
+    x = np.zeros((6, 156), np.float32)
+    mask = np.zeros((6, 78), bool)
+    mask[[0, 3], 5] = True
+    x[0, 10:12], x[3, 10:12] = (0.1, 0.1), (0.4, 0.7)
+    filled_x, filled_mask, n = fill_gaps(x, mask, max_gap=2)
+    assert n == 2 and filled_mask[:4, 5].all() and not filled_mask[4:, 5].any()
+    np.testing.assert_allclose(filled_x[1, 10:12], [0.2, 0.3], rtol=1e-6)
+    assert fill_gaps(x, mask, max_gap=1)[2] == 0  # a gap of 2 is longer than 1: left missing
+
+    face = np.zeros((10, 78, 2), np.float32)
+    mask = np.zeros((10, 78), bool)
+    face[:, 67:78] = np.random.default_rng(0).uniform(0.45, 0.55, size=(11, 2))
+    mask[:, 67:78] = True
+    face[:4, 46:67] = np.random.default_rng(1).uniform(0.44, 0.56, size=(21, 2))  # right hand over the face, 4 frames
+    mask[:4, 46:67] = True
+    occluded, share = hand_over_face(face.reshape(10, -1), mask, overlap=0.3, min_fraction=0.3)
+    assert occluded == 1 and share == pytest.approx(0.4)
+    assert hand_over_face(face.reshape(10, -1), mask, min_fraction=0.5)[0] == 0
+
+
+def test_label_map_from_csv(tmp_path):
+    csv = tmp_path / "map.csv"
+    csv.write_text("file,gloss,cat\nclip_a.mp4,3,1\n")
+    labels = LabelMap(str(csv))
+    assert labels("clip_a") == ("3", "1") and labels("other") == ("", "")
