@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+log = logging.getLogger(__name__)
 
 PANELS = (
     ("loss", ("train_loss", "val_loss")),
@@ -101,3 +104,20 @@ def plot_runs(run_dirs: list[Path], out: Path) -> tuple[Path | None, list[str]]:
         else:
             skipped.append(f"{run_dir}: no completed epoch in metrics.csv")
     return (plot_curves(runs, out) if runs else None), skipped
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    parser.add_argument("--out", default="curves.png", help="PNG to write (default: curves.png)")
+
+
+def run_plot(args) -> int:
+    """``signlang plot``: overlay the runs' curves; 1 when none has a completed epoch."""
+    path, skipped = plot_runs([Path(p) for p in args.run_dirs], Path(args.out))
+    for message in skipped:
+        log.warning("skipped %s", message)
+    if path is None:
+        log.error("nothing to plot: none of the runs has a completed epoch")
+        return 1
+    log.info("wrote %s", path)
+    return 0
