@@ -110,6 +110,8 @@ def test_transform_and_recipe_follow_the_data():
     assert keypoints.trainer.max_epochs == 30 and keypoints.trainer.label_smoothing == 0.1  # the recipe
     assert compose_config("data=keypoints", "trainer.max_epochs=7").trainer.max_epochs == 7  # the user wins
     assert compose_config("data=keypoints", "recipe=none").trainer.max_epochs == 10
+    smoke = compose_config("model=iv3_gru", "data=features", "trainer=smoke").trainer  # a chosen trainer wins
+    assert smoke.max_epochs == 1 and smoke.label_smoothing == 0.1
     features = compose_config("model=iv3_gru", "data=features")
     assert features.trainer.max_epochs == 40 and features.transform.augment
     choices = compose_config("data=keypoints", hydra=True).hydra.runtime.choices

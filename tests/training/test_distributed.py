@@ -45,3 +45,29 @@ def test_two_gloo_processes_write_one_complete_folder_with_single_process_number
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), key
     single_test = json.loads((single_folder / "summary.json").read_text())["final"]
     assert summary["final"]["gloss_acc"] == pytest.approx(single_test["gloss_acc"])
+
+
+def test_a_torchrun_run_resumes_under_torchrun_in_its_own_folder(tmp_path):
+    """Resume works the same with 2 processes: same folder, rows appended, numbers of a single-process resume."""
+    tiny = [*TINY[:-2], "trainer.max_epochs=1", "trainer.progress=false", "scheduler=none"]
+    single = run_cli("run.py", *tiny, f"paths.output_root={tmp_path / 'single'}")
+    assert single.returncode == 0, single.stdout + single.stderr
+    ddp = ["-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", "run.py"]
+    first = run_cli(*ddp, *tiny, f"paths.output_root={tmp_path / 'ddp'}", timeout=300)
+    assert first.returncode == 0, first.stdout + first.stderr
+    (single_folder,) = (tmp_path / "single" / "runs").iterdir()
+    (folder,) = (tmp_path / "ddp" / "runs").iterdir()
+    before = (folder / "metrics.csv").read_text()
+
+    again = run_cli(*ddp, f"trainer.resume={folder}", "trainer.max_epochs=2", timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert run_cli("run.py", f"trainer.resume={single_folder}", "trainer.max_epochs=2").returncode == 0
+    assert list((tmp_path / "ddp" / "runs").iterdir()) == [folder]  # no new folder for either rank
+    assert (folder / "metrics.csv").read_text().startswith(before)  # epoch 1 kept as it was
+    assert len(list((folder / ".hydra").glob("resumed_*"))) == 1
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["epochs_completed"] == 2
+    assert load_checkpoint(folder / "checkpoints" / "SignTransformer_last.pt")["epoch"] == 2
+    for a, b in zip(rows(single_folder), rows(folder), strict=True):
+        for key in a:
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), key
