@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -76,17 +77,11 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from rich.console import Console
 
-        from signlang.runs import collect, render, render_groups, seed_groups
+        from signlang.runs import render_sweep
 
         sweep = Path(str(config.hydra.sweep.dir))
-        rows = collect(sweep) if sweep.is_dir() else []
-        if not rows:
-            return
-        import sys
-
         console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=220)
-        render(rows, console, f"sweep {sweep}: {len(rows)} job(s)")
-        render_groups(seed_groups(rows), console)
+        rows = render_sweep(sweep, console)
         failed = [r.folder for r in rows if r.status != "finished"]
         if failed:
             raise RunFolderError(f"{len(failed)} of {len(rows)} job(s) did not finish ({', '.join(failed)}); "

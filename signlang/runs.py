@@ -220,6 +220,15 @@ def write_csv(rows: list[RunRow], path: Path) -> None:
             writer.writerow({**asdict(r), "overrides": " ".join(r.overrides)})
 
 
+def render_sweep(sweep: Path, console: Console) -> list[RunRow]:
+    """The table of a sweep's jobs and their mean ± std over seeds (after ``-m`` and ``resume-sweep``)."""
+    rows = collect(sweep) if sweep.is_dir() else []
+    if rows:
+        render(rows, console, f"sweep {sweep}: {len(rows)} job(s)")
+        render_groups(seed_groups(rows), console)
+    return rows
+
+
 def run_runs(args: argparse.Namespace, console: Console | None = None) -> int:
     console = console or (Console() if sys.stdout.isatty() else Console(width=220))  # piped: don't squeeze
     root = Path(args.root)

@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from rich.console import Console
 
 from signlang.errors import ConfigError, DataError
-from signlang.runs import collect, read_run, render, render_groups, seed_groups
+from signlang.runs import read_run, render_sweep
 from signlang.training.run_folder import CHECKPOINT_DIR, SUMMARY_FILE
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,7 @@ def resume_sweep(sweep_dir: Path, dry_run: bool = False, console: Console | None
             archive_attempt(job_dir)
         failures += subprocess.run(command, cwd=launch_dir).returncode != 0
     if not dry_run:
-        rows = collect(sweep_dir)
-        render(rows, console, f"sweep {sweep_dir}: {len(rows)} job(s)")
-        render_groups(seed_groups(rows), console)
+        render_sweep(sweep_dir, console)
     return 1 if failures else 0
 
 
