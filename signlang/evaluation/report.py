@@ -20,7 +20,7 @@ from signlang.data.clips import ClipSet
 from signlang.data.loader import make_loader
 from signlang.evaluation.metrics import confusion, evaluation_report
 from signlang.plots import plot_confusion
-from signlang.training.checkpoint import atomic_write
+from signlang.files import atomic_write
 
 log = logging.getLogger(__name__)
 TOP_K = 5

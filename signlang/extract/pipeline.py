@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import logging
-import os
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -31,7 +31,8 @@ from rich.table import Table
 from signlang import __version__
 from signlang.data.layout import FACE_MESH_INDICES, ORDER
 from signlang.errors import ConfigError, DataError, SignlangError
-from signlang.extract.video import find_videos, read_frames
+from signlang.extract.video import VIDEO_SUFFIXES, find_videos, read_frames
+from signlang.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -56,23 +57,16 @@ def clip_name(video: Path, src: Path) -> str:
     return "__".join(relative.with_suffix("").parts)
 
 
-def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Compressed, written to a temp file and renamed: an interrupted extraction leaves no half file."""
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    try:
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+@functools.lru_cache(maxsize=1)
+def inception(weights: str | None, random_weights: bool):
+    """One InceptionV3 per process (each extraction worker builds it on its first video)."""
+    from signlang.extract.features import InceptionFeatures
 
-
-_FEATURES = None  # one InceptionV3 per worker process, built on first use
+    return InceptionFeatures(weights, random_weights)
 
 
 def extract_one(video: str, out: str, name: str, options: Options) -> dict[str, Any]:
     """Extract one video; returns a record for the summary (never raises for a bad video)."""
-    global _FEATURES
     from signlang.extract.holistic import HolisticKeypoints, fill_gaps
     from signlang.extract.occlusion import hand_over_face
 
@@ -103,14 +97,10 @@ def extract_one(video: str, out: str, name: str, options: Options) -> dict[str, 
         if options.features:
             import torch
 
-            if _FEATURES is None:
-                from signlang.extract.features import InceptionFeatures
-
-                _FEATURES = InceptionFeatures(options.iv3_weights, options.random_weights)
-            arrays["X2048"] = _FEATURES(frames)
+            arrays["X2048"] = inception(options.iv3_weights, options.random_weights)(frames)
             meta.update(torch=torch.__version__, iv3_weights=options.iv3_weights or "random")
         arrays["meta"] = np.array(json.dumps(meta))
-        save_npz(target, arrays)
+        atomic_write(target, lambda f: np.savez_compressed(f, **arrays))  # an interrupted run leaves no half file
         return {"video": video, "file": target.name, "status": "extracted", "frames": len(frames), "occluded": occluded,
                 "seconds": time.perf_counter() - started}  # fmt: skip
     except SignlangError as e:
@@ -197,7 +187,7 @@ def extract(src: Path, out: Path, options: Options, workers: int = 1, labels: st
         raise ConfigError(f"--iv3-weights {options.iv3_weights}: no such file")
     videos = find_videos(src)
     if not videos:
-        raise DataError(f"{src}: no videos ({', '.join(s[1:] for s in ('.mp4', '.mov', '.avi', '.mkv'))}, ...)")
+        raise DataError(f"{src}: no videos ({', '.join(s[1:] for s in VIDEO_SUFFIXES[:4])}, ...)")
     out.mkdir(parents=True, exist_ok=True)
     names = [clip_name(v, src) for v in videos]
     records, todo = [], []

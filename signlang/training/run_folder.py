@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from signlang.errors import user_message
-from signlang.training.checkpoint import atomic_write
+from signlang.files import atomic_write
 from signlang.training.provenance import provenance
 
 log = logging.getLogger(__name__)
