@@ -44,6 +44,11 @@ class Clip:
     mask: torch.Tensor | None  # [T, 78] bool for keypoints
 
     @property
+    def is_keypoints(self) -> bool:
+        """Keypoints (a mask, or 78 x 2 columns), as opposed to per-frame features."""
+        return self.mask is not None or self.x.shape[1] == 2 * NUM_POINTS
+
+    @property
     def points(self) -> torch.Tensor:
         return self.x.view(len(self.x), NUM_POINTS, 2)
 
@@ -149,7 +154,7 @@ def _resample(clip: Clip, positions: torch.Tensor) -> Clip:
     hi = (lo + 1).clamp(max=len(clip.x) - 1)
     w = (positions - lo).clamp(0, 1)[:, None]
     x = clip.x[lo] * (1 - w) + clip.x[hi] * w
-    if clip.mask is None and clip.x.shape[1] != 2 * NUM_POINTS:  # features: plain interpolation
+    if not clip.is_keypoints:  # features: plain interpolation
         return Clip(x, None)
     present = clip.present()
     both = present[lo] & present[hi]
@@ -233,7 +238,7 @@ class GaussianNoise(Transform):
 
     def __call__(self, clip: Clip, g: torch.Generator | None) -> Clip:
         noise = torch.randn(clip.x.shape, generator=g) * self.sigma
-        if clip.mask is None and clip.x.shape[1] != 2 * NUM_POINTS:
+        if not clip.is_keypoints:
             return Clip(clip.x + noise * clip.x.std().clamp(min=1e-6), None)  # features: relative to their spread
         present = clip.present()
         return clip.with_points(clip.points + noise.view_as(clip.points), present)
