@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from signlang.errors import ConfigError
+from signlang.training.distributed import local_rank_from_env, world_size_from_env
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -29,7 +30,7 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 def resolve_device(device: str) -> torch.device:
     """``auto`` picks CUDA when available, else CPU; an explicit device must exist. Under ``torchrun``
     ``cuda`` means this process's GPU (LOCAL_RANK)."""
-    local = int(os.environ.get("LOCAL_RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
+    local = local_rank_from_env() if world_size_from_env() > 1 else None
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and local is not None:

@@ -23,6 +23,15 @@ def rank_from_env() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
+def local_rank_from_env() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def joins_rank0() -> bool:
+    """A ``torchrun`` process other than rank 0: it joins rank 0's run folder and writes none of its own."""
+    return world_size_from_env() > 1 and rank_from_env() > 0
+
+
 def side_dir() -> str:
     """Where Hydra may write for a rank other than 0 (outside the experiments folder; rank 0's run
     folder is the one all ranks use)."""
@@ -83,7 +92,7 @@ def init_distributed(device: str = "auto") -> Distributed:
     world = world_size_from_env()
     if world <= 1:
         return Distributed()
-    rank, local = rank_from_env(), int(os.environ.get("LOCAL_RANK", "0"))
+    rank, local = rank_from_env(), local_rank_from_env()
     cuda = torch.cuda.is_available() and device in ("auto", "cuda") or str(device).startswith("cuda")
     backend = "nccl" if cuda else "gloo"
     if cuda:

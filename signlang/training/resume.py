@@ -13,7 +13,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from signlang.errors import ConfigError
-from signlang.training.distributed import rank_from_env, side_dir, world_size_from_env
+from signlang.training.distributed import joins_rank0, side_dir
 
 GROUPS = ("model", "data", "optim", "scheduler", "trainer", "experiment")
 
@@ -32,7 +32,7 @@ def run_dir_resolver(resume: str | None, default: str) -> str:
     """``hydra.run.dir``: the resumed run's folder when resuming, else a fresh folder. Under
     ``torchrun`` only rank 0 makes a run folder; the other ranks join it once the process group is
     up (run.py), and Hydra's own files for them go to a temp folder."""
-    if world_size_from_env() > 1 and rank_from_env() > 0:
+    if joins_rank0():
         return side_dir()
     folder = resume_run_dir(resume)
     return str(folder) if folder is not None else default
@@ -41,7 +41,7 @@ def run_dir_resolver(resume: str | None, default: str) -> str:
 def hydra_subdir_resolver(resume: str | None) -> str | None:
     """``hydra.output_subdir``: a resumed session saves its Hydra files beside, not over, the
     original ones; ranks other than 0 save none."""
-    if world_size_from_env() > 1 and rank_from_env() > 0:
+    if joins_rank0():
         return None
     return f".hydra/resumed_{time.strftime('%Y-%m-%d_%H-%M-%S')}" if resume else ".hydra"
 
