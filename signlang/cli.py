@@ -60,12 +60,11 @@ def top_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rich.logging import RichHandler
-
+    from signlang.console import ConsoleHandler
     from signlang.errors import user_message
 
     argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(show_path=False, show_time=False)])
+    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[ConsoleHandler(show_path=False, show_time=False)])
     if not argv or argv[0] not in ("train", *COMMANDS):
         top_parser().parse_args(argv or ["--help"])
         return 2
