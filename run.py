@@ -35,6 +35,7 @@ def main(cfg: DictConfig) -> float:
             cfg = restore_config(cfg, run.path, list(HydraConfig.get().overrides.task))
         seed_everything(cfg.trainer.seed, deterministic=cfg.trainer.deterministic)
         data = instantiate(cfg.data)
+        data.bind_split(run.path, write=run.writer)  # a val split carved at load time: recorded once, reused on resume
         model = instantiate(cfg.model)
         check_model_fits_data(model, data)
         transform = instantiate(cfg.transform)  # normalise every batch, augment training batches

@@ -67,6 +67,10 @@ class ClipData:
     def _load_split(self, name: str) -> ClipSet:
         raise NotImplementedError
 
+    def bind_split(self, folder, write: bool = True) -> None:
+        """Share how the splits were made with run ``folder`` (see NpzData: a carved val split); a
+        dataset whose splits are fixed has nothing to record."""
+
     def setup(self) -> None:
         """Load every split now (training needs them all) and report the memory they take."""
         for name in self.available():

@@ -11,6 +11,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Collection
 
 import numpy as np
 import pandas as pd
@@ -19,13 +20,16 @@ from signlang.data.cache import CACHE_MODES, LazyClipSet, build_cached, cache_ke
 from signlang.data.clips import ClipSet
 from signlang.data.layout import INPUT_DIMS, NUM_POINTS
 from signlang.data.module import ClipData
+from signlang.data.stratify import assign
 from signlang.errors import ConfigError, DataError, summarize
+from signlang.files import atomic_write
 
 log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("file", "gloss", "cat")
 LABEL_HEADER = "file,gloss,cat,occluded"
 OTHER_DATA = {"keypoints": "data=features", "features": "data=keypoints"}
+SPLIT_RECORD = "data_split.csv"  # in a run folder: which training-CSV clips were carved out for val
 
 
 def clip_name(file: str) -> str:
@@ -188,8 +192,10 @@ def load_split(
     workers: int = 4,
     cache: str = "memory",
     cache_dir: str | None = None,
+    only: Collection[str] | None = None,
 ) -> ClipSet | LazyClipSet:
-    """Load every clip named by ``labels`` from ``directory``, held as ``cache`` says (signlang.data.cache)."""
+    """Load every clip named by ``labels`` (or only the clips ``only`` names) from ``directory``,
+    held as ``cache`` says (signlang.data.cache)."""
     if cache not in CACHE_MODES:
         raise ConfigError(f"data.cache must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
     directory = Path(directory)
@@ -206,8 +212,10 @@ def load_split(
             "Fix the file column or the directory"
         )
     unlabelled = len(on_disk) - len(table)
-    if unlabelled:
+    if unlabelled and only is None:  # a part of the CSV (a carved val split) skips the rest on purpose
         log.warning("%s: %d .npz file(s) are not in %s and are ignored", directory, unlabelled, labels)
+    if only is not None:
+        table = table[table["file"].isin(set(only))].reset_index(drop=True)
 
     paths = [on_disk[f] for f in table["file"]]
     names = list(table["file"])
@@ -271,7 +279,13 @@ def _try_read(path: Path, kind: str, key: str, fallback_key: str | None) -> Clip
 
 
 class NpzData(ClipData):
-    """``data=keypoints`` / ``data=features``: folders of ``.npz`` clips with label CSVs (seed layout)."""
+    """``data=keypoints`` / ``data=features``: folders of ``.npz`` clips with label CSVs (seed layout).
+
+    Val comes from its own folder and CSV, or is carved from the training CSV at load time
+    (``val_split``): stratified by gloss, optionally by whole groups (``val_group_by``, e.g. a signer
+    column), seeded by ``split_seed``. The carve is recorded in the run folder (``bind_split``) so
+    resume and ``signlang evaluate`` see exactly the same clips.
+    """
 
     def __init__(
         self,
@@ -279,9 +293,12 @@ class NpzData(ClipData):
         kind: str,
         root: str | None = None,
         train_dir: str,
-        val_dir: str,
         train_labels: str,
-        val_labels: str,
+        val_dir: str | None = None,
+        val_labels: str | None = None,
+        val_split: float | None = None,
+        val_group_by: str | None = None,
+        split_seed: int = 0,
         test_dir: str | None = None,
         test_labels: str | None = None,
         key: str = "X",
@@ -295,12 +312,31 @@ class NpzData(ClipData):
         super().__init__(kind=kind, **common)
         if (test_dir is None) != (test_labels is None):
             raise ConfigError("set both data.test_dir and data.test_labels, or neither")
+        if val_split is not None:
+            if not 0.0 < float(val_split) < 1.0:
+                raise ConfigError(f"data.val_split must be a fraction in (0, 1), got {val_split}")
+            if val_dir is not None or val_labels is not None:
+                raise ConfigError(
+                    "data.val_split carves val from the training CSV, but data.val_dir / data.val_labels name a val "
+                    "folder too; choose one: add data.val_dir=null data.val_labels=null, or drop data.val_split"
+                )
+        elif val_dir is None or val_labels is None:
+            raise ConfigError(
+                "no val split: set data.val_dir and data.val_labels, or carve one from the training CSV "
+                "with data.val_split=0.15 (and data.val_dir=null data.val_labels=null)"
+            )
+        if val_group_by is not None and val_split is None:
+            raise ConfigError("data.val_group_by groups the carved val split; set data.val_split too")
         if feature_dtype not in ("float32", "float16"):
             raise ConfigError(f"data.feature_dtype must be float32 or float16, got {feature_dtype!r}")
         self.root = root  # the folder the default paths in conf/data hang off; informational here
         self.paths = {"train": (train_dir, train_labels), "val": (val_dir, val_labels)}
         if test_dir is not None:
             self.paths["test"] = (test_dir, test_labels)
+        self.val_split = None if val_split is None else float(val_split)
+        self.val_group_by = val_group_by
+        self.split_seed = int(split_seed)
+        self._assignment: pd.DataFrame | None = None  # file, gloss, split of the training CSV's rows when carving
         self.key = key
         self.fallback_key = fallback_key
         self.dtype = np.float16 if feature_dtype == "float16" else np.float32
@@ -314,10 +350,66 @@ class NpzData(ClipData):
         return list(self.paths)
 
     def _load_split(self, name: str) -> ClipSet:
+        if self.val_split is not None and name in ("train", "val"):
+            directory, labels = self.paths["train"]
+            table = self.split_assignment()
+            return self.load(directory, labels, only=table.loc[table["split"] == name, "file"])
         directory, labels = self.paths[name]
         return self.load(directory, labels)
 
-    def load(self, directory: str | Path, labels: str | Path) -> ClipSet:
+    # ------------------------------------------------------------------ carved val split
+    def split_assignment(self) -> pd.DataFrame | None:
+        """``file, gloss, split`` (train / val) for every row of the training CSV when val is carved
+        from it, else None."""
+        if self.val_split is None:
+            return None
+        if self._assignment is None:
+            _, labels = self.paths["train"]
+            table = read_labels(labels, self.num_gloss, self.num_cat)
+            if self.val_group_by is not None:
+                raw = read_label_table(labels)
+                if self.val_group_by not in raw.columns:
+                    raise DataError(f"data.val_group_by={self.val_group_by}: {labels} has no such column (columns: {', '.join(raw.columns)})")
+                table[self.val_group_by] = raw[self.val_group_by].to_numpy()
+            fractions = {"train": 1.0 - self.val_split, "val": self.val_split, "test": 0.0}
+            table["split"] = assign(table, fractions, self.val_group_by, self.split_seed)
+            self._assignment = table[["file", "gloss", "split"]].reset_index(drop=True)
+            counts = self._assignment["split"].value_counts()
+            if not counts.get("val", 0):
+                raise DataError(
+                    f"data.val_split={self.val_split} carves no val clip from {labels}"
+                    + (f": every {self.val_group_by} group is needed in train to cover its glosses; raise data.val_split "
+                       "or carve without data.val_group_by" if self.val_group_by else "; raise data.val_split")
+                )
+            log.info("val carved from %s: %d train / %d val clips (data.val_split=%s, seed %d%s)", labels,
+                     counts.get("train", 0), counts.get("val", 0), self.val_split, self.split_seed,
+                     f", whole {self.val_group_by} groups" if self.val_group_by else "")  # fmt: skip
+        return self._assignment
+
+    def bind_split(self, folder: str | Path, write: bool = True) -> None:
+        """Use the carved split recorded in run ``folder`` (``data_split.csv``) when there is one; else
+        record this one there (``write``). A training CSV that no longer matches the record is refused."""
+        if self.val_split is None:
+            return
+        record = Path(folder) / SPLIT_RECORD
+        if not record.is_file():
+            if write:
+                atomic_write(record, lambda f: f.write(self.split_assignment().to_csv(index=False).encode()))
+            return
+        saved = pd.read_csv(record, dtype={"file": str, "split": str})
+        _, labels = self.paths["train"]
+        current = set(read_labels(labels, self.num_gloss, self.num_cat)["file"])
+        if set(saved["file"]) != current:
+            changed = sorted(set(saved["file"]) ^ current)
+            raise DataError(
+                f"{labels} no longer lists the clips this run was trained on ({len(changed)} differ: "
+                f"{summarize(changed, sep=', ')}); its carved val split is in {record}. Restore the CSV, or start a new run"
+            )
+        self._assignment = saved[["file", "gloss", "split"]]
+        self._splits.pop("train", None)
+        self._splits.pop("val", None)
+
+    def load(self, directory: str | Path, labels: str | Path, only: Collection[str] | None = None) -> ClipSet:
         """Any folder + CSV read the way this dataset reads its splits (also for evaluating other data)."""
         return load_split(
             directory,
@@ -331,4 +423,5 @@ class NpzData(ClipData):
             workers=self.load_workers,
             cache=self.cache,
             cache_dir=self.cache_dir,
+            only=only,
         )

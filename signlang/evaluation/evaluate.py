@@ -127,7 +127,9 @@ class LoadedRun:
             value = cfg.get(key)
             if value and not Path(str(value)).is_absolute():
                 cfg[key] = str(launch / str(value))
-        return instantiate(cfg)
+        data = instantiate(cfg)
+        data.bind_split(self.path, write=False)  # the val split the run trained with
+        return data
 
 
 def load_run(run_dir: str | Path, which: str = "best", device: torch.device | str = "cpu") -> LoadedRun:
