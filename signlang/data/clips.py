@@ -84,6 +84,7 @@ class ClipSet:
     occluded: np.ndarray  # [N] int64 (0/1)
     names: list[str]  # file name (without .npz) or a synthetic id, one per clip
     mask_buffer: np.ndarray | None = None  # [total_frames + 1, 78] bool
+    normalized: bool = False  # the transform pipeline's normalisation is applied (Pipeline.prepare)
 
     def __post_init__(self) -> None:
         n = len(self.names)

@@ -145,7 +145,7 @@ class _Collate:
         if not self.transform:
             return batch
         generator = torch.Generator().manual_seed(int(seed)) if self.train else None
-        return self.transform(batch, generator, train=self.train)
+        return self.transform(batch, generator, train=self.train, normalize=not getattr(self.clips, "normalized", False))
 
 
 class _SeededBatches:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
+import numpy as np
 import torch
 
-from signlang.data.clips import Batch
+from signlang.data.clips import Batch, ClipSet
 from signlang.data.layout import FACE, LEFT_HAND, LEFT_SHOULDER, NUM_POINTS, RIGHT_HAND, RIGHT_SHOULDER
+from signlang.errors import ConfigError
 
 # Pose landmarks that swap under a left-right mirror (MediaPipe numbering), and the face points
 # (positions in our 11-point FaceMesh subset 1,33,263,133,362,61,291,105,334,199,4).
@@ -103,6 +105,34 @@ class ShoulderNormalize(Transform):
         else:
             return clip
         return clip.with_points((p - center) / scale.clamp(min=self.min_width), present)
+
+
+class TrimToHands(Transform):
+    """Keep the frames from the first to the last one with a detected hand, plus ``margin`` (a
+    fraction of the clip's length) either side.
+
+    Signers start and end a clip with their hands down, where the hand tracker finds nothing: in
+    FSL-105 the sign fills about 45 of a clip's 122 frames, and the rest is the same resting pose
+    for every gloss. Cutting it lets attention and pooling see the sign and makes a clip about
+    half as long to compute. Clips in which no hand is ever detected, and per-frame features, are
+    kept whole.
+    """
+
+    def __init__(self, margin: float = 0.05) -> None:
+        if not 0.0 <= margin <= 1.0:
+            raise ConfigError(f"TrimToHands margin must be a fraction of the clip in [0, 1], got {margin}")
+        self.margin = margin
+
+    def __call__(self, clip: Clip, g: torch.Generator | None = None) -> Clip:
+        if not clip.is_keypoints:
+            return clip
+        hands = clip.present()[:, LEFT_HAND.start : RIGHT_HAND.stop].any(dim=1)
+        seen = torch.nonzero(hands).flatten()
+        if len(seen) == 0:
+            return clip
+        pad = math.ceil(self.margin * len(clip.x))
+        start, stop = max(0, int(seen[0]) - pad), min(len(clip.x), int(seen[-1]) + 1 + pad)
+        return Clip(clip.x[start:stop], None if clip.mask is None else clip.mask[start:stop])
 
 
 # ----------------------------------------------------------------------------------- spatial
@@ -263,12 +293,24 @@ class TimeMask(Transform):
 
 
 # ---------------------------------------------------------------------------------- pipeline
+Steps = Mapping[str, "Transform | None"] | Sequence[Transform] | None
+
+
+def _steps(steps: Steps) -> list[Transform]:
+    """Transforms in order from a named mapping (``conf/transform``: one key per step, so a step can be
+    dropped with ``~transform.augment.<name>`` or set to null), a plain list, or None (no steps)."""
+    if steps is None:
+        return []
+    values = steps.values() if isinstance(steps, Mapping) else steps
+    return [t for t in values if t is not None]
+
+
 class Pipeline:
     """``normalize`` for every batch, then ``augment`` for training batches (``conf/transform``)."""
 
-    def __init__(self, normalize: Sequence[Transform] = (), augment: Sequence[Transform] = ()) -> None:
-        self.normalize = list(normalize)
-        self.augment = list(augment)
+    def __init__(self, normalize: Steps = (), augment: Steps = ()) -> None:
+        self.normalize = _steps(normalize)
+        self.augment = _steps(augment)
 
     def __repr__(self) -> str:
         return f"Pipeline(normalize={self.normalize}, augment={self.augment})"
@@ -281,15 +323,41 @@ class Pipeline:
             clip = t(clip, g)
         return clip
 
-    def __call__(self, batch: Batch, g: torch.Generator | None = None, train: bool = False) -> Batch:
-        """Apply to each clip of ``batch`` and pad again (lengths may change)."""
-        if not self.normalize and not (train and self.augment):
+    def __call__(self, batch: Batch, g: torch.Generator | None = None, train: bool = False, normalize: bool = True) -> Batch:
+        """Apply to each clip of ``batch`` and pad again (lengths may change). ``normalize=False`` for
+        batches of a split that :meth:`prepare` already normalised."""
+        steps = (self.normalize if normalize else []) + (self.augment if train else [])
+        if not steps:
             return batch
         clips = []
         for i, n in enumerate(batch.lengths.tolist()):
-            mask = None if batch.point_mask is None else batch.point_mask[i, :n]
-            clips.append(self.clip(Clip(batch.x[i, :n].float(), mask), g, train))
+            clip = Clip(batch.x[i, :n].float(), None if batch.point_mask is None else batch.point_mask[i, :n])
+            for t in steps:
+                clip = t(clip, g)
+            clips.append(clip)
         return repad(batch, clips)
+
+    def prepare(self, clips: ClipSet):
+        """The split with ``normalize`` applied to every clip once, up front.
+
+        Normalisation is deterministic, so doing it per batch would repeat the same work every
+        epoch; and a step that changes lengths (TrimToHands) must run before the batch sampler
+        groups clips by length. A split read from disk per batch (``data.cache=none``) is returned
+        as it is and normalised batch by batch instead.
+        """
+        if not self.normalize or not isinstance(clips, ClipSet) or clips.normalized:
+            return clips
+        xs, masks = [], []
+        for i in range(len(clips)):
+            start, stop = int(clips.offsets[i]), int(clips.offsets[i + 1])
+            mask = None if clips.mask_buffer is None else torch.from_numpy(np.asarray(clips.mask_buffer[start:stop]))
+            clip = self.clip(Clip(torch.from_numpy(np.asarray(clips.buffer[start:stop], dtype=np.float32)), mask))
+            xs.append(clip.x.numpy())
+            masks.append(None if clip.mask is None else clip.mask.numpy())
+        prepared = ClipSet.from_clips(xs, clips.gloss, clips.cat, clips.occluded, clips.names,
+                                      None if clips.mask_buffer is None else masks, dtype=clips.buffer.dtype)  # fmt: skip
+        prepared.normalized = True
+        return prepared
 
 
 def repad(batch: Batch, clips: list[Clip]) -> Batch:

@@ -34,7 +34,8 @@ def predict_probs(model: nn.Module, clips: ClipSet, device: torch.device, batch_
     """
     model.eval()
     gloss, cat = None, None
-    for batch in make_loader(clips, batch_size, shuffle=False, transform=transform):
+    batches = transform.prepare(clips) if transform else clips  # same clips, same order, normalised once
+    for batch in make_loader(batches, batch_size, shuffle=False, transform=transform):
         batch = batch.to(device)
         g, c = model(batch.x, batch.pad_mask, batch.lengths)
         g, c = g.float().softmax(-1).cpu().numpy(), c.float().softmax(-1).cpu().numpy()

@@ -12,7 +12,7 @@ from signlang.data.layout import LEFT_HAND, LEFT_SHOULDER, RIGHT_HAND, RIGHT_SHO
 from signlang.data.loader import make_loader
 from signlang.data.transforms import (
     Clip, Flip, FrameDropout, GaussianNoise, Pipeline, PointDropout, RandomAffine, RandomCrop, ShoulderNormalize, Speed,
-    TimeMask, mirror_permutation,
+    TimeMask, TrimToHands, mirror_permutation,
 )  # fmt: skip
 
 from conftest import CONF, tiny_synthetic
@@ -123,3 +123,52 @@ def test_augmented_batches_repeat_whatever_the_number_of_workers():
         loader.batch_sampler.set_epoch(2)
         runs.append([b.x for b in loader])
     assert all(torch.equal(a, b) for a, b in zip(*runs))
+
+
+def test_trim_keeps_the_hand_frames_and_a_margin():
+    clip = keypoint_clip(steps=40)
+    mask = clip.mask.clone()
+    mask[:, LEFT_HAND.start : RIGHT_HAND.stop] = False
+    mask[10:20, RIGHT_HAND.start : RIGHT_HAND.stop] = True  # a hand in frames 10-19 only
+    x = clip.x.view(40, 78, 2) * mask[..., None]
+    trimmed = TrimToHands(margin=0.05)(Clip(x.reshape(40, -1), mask))  # 2 frames either side
+    assert torch.equal(trimmed.x, x.reshape(40, -1)[8:22]) and torch.equal(trimmed.mask, mask[8:22])
+    no_hands = mask.clone()
+    no_hands[:, LEFT_HAND.start : RIGHT_HAND.stop] = False
+    assert len(TrimToHands()(Clip(x.reshape(40, -1) * 0 + clip.x, no_hands)).x) == 40  # never a hand: kept whole
+    features = Clip(torch.randn(40, 2048), None)
+    assert TrimToHands()(features) is features
+
+
+def test_prepare_normalises_once_and_matches_per_batch_normalisation():
+    data = tiny_synthetic()
+    data.setup()
+    clips = data.split("train")
+    for i in range(0, len(clips), 2):  # every other clip starts with two frames without hands
+        start = clips.offsets[i]
+        hands = slice(LEFT_HAND.start, RIGHT_HAND.stop)
+        clips.mask_buffer[start : start + 2, hands] = False
+        clips.buffer[start : start + 2].reshape(2, 78, 2)[:, hands] = 0
+    pipe = Pipeline(normalize={"shoulders": ShoulderNormalize(), "trim": TrimToHands(0.0)}, augment=None)
+    prepared = pipe.prepare(clips)
+    assert prepared.normalized and pipe.prepare(prepared) is prepared
+    assert prepared.names == clips.names and (prepared.lengths <= clips.lengths).all()
+    assert (prepared.lengths[::2] == clips.lengths[::2] - 2).all()
+    per_batch = pipe(clips.batch(list(range(len(clips)))))
+    once = prepared.batch(list(range(len(clips))))
+    assert torch.equal(per_batch.lengths, once.lengths) and torch.equal(per_batch.x, once.x)
+    # batches of a prepared split are not normalised again, and are still augmented for training
+    loader = make_loader(prepared, 8, shuffle=False, transform=pipe)
+    assert torch.equal(next(iter(loader)).x, prepared.batch(next(iter(loader.batch_sampler))).x)
+
+
+def test_steps_are_named_and_can_be_dropped_or_switched_off():
+    cfg = OmegaConf.load(CONF / "transform" / "keypoints.yaml")
+    assert list(cfg.augment) == ["flip", "affine", "speed", "crop", "frame_dropout", "point_dropout", "noise"]
+    del cfg.augment["speed"]
+    cfg.normalize.trim = None
+    pipe = instantiate(cfg)
+    assert [type(t).__name__ for t in pipe.normalize] == ["ShoulderNormalize"]
+    assert "Speed" not in [type(t).__name__ for t in pipe.augment]
+    cfg.augment = None
+    assert instantiate(cfg).augment == []
