@@ -7,10 +7,9 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from signlang.errors import ConfigError
-from signlang.models.gru import gru_layer
+from signlang.models.gru import build_grus, last_states
 from signlang.models.input_norm import InputNorm
 from signlang.models.layers import Dropout, FeatureDropout
 
@@ -45,11 +44,8 @@ def inception_backbone(pretrained: str | bool | None) -> nn.Module:
 
 
 class InceptionV3GRU(nn.Module):
-    """GRU layers (one per entry of ``hidden_sizes``), each clip's state at its last real frame to two heads.
-
-    Padding never enters a clip's result: a unidirectional GRU runs over the padded batch and the
-    output at each clip's own last frame is taken (padding comes after it, so this equals packing
-    and is ~40% faster on CPU); a bidirectional one uses packed sequences. With
+    """GRU layers (one per entry of ``hidden_sizes``), each clip's state at its last real frame to two heads
+    (the stack and how padding is kept out: ``signlang.models.gru``). With
     ``backbone="inception_v3"`` the model takes frames ``[B,T,3,299,299]`` and runs InceptionV3 on
     the real frames first; by default it reads precomputed features. ``input_dropout`` drops whole
     feature channels of a clip.
@@ -72,9 +68,6 @@ class InceptionV3GRU(nn.Module):
         input_norm: bool = True,
     ) -> None:
         super().__init__()
-        hidden_sizes = list(hidden_sizes)
-        if not hidden_sizes or min(hidden_sizes) < 1:
-            raise ConfigError(f"model.hidden_sizes must list one positive size per GRU layer, got {hidden_sizes}")
         if backbone not in BACKBONES:
             raise ConfigError(f"model.backbone must be null or inception_v3, got {backbone!r}")
         self.backbone = inception_backbone(pretrained) if backbone else None
@@ -83,16 +76,10 @@ class InceptionV3GRU(nn.Module):
             self.backbone.requires_grad_(False)
         if self.backbone is not None:
             self.input_kind = "frames"
-        self.bidirectional = bidirectional
-        directions = 2 if bidirectional else 1
         # Fitted on precomputed features; with a backbone the features only exist inside the model.
         self.input_norm = InputNorm(input_dim) if input_norm and self.backbone is None else None
         self.input_dropout = FeatureDropout(input_dropout)
-        self.grus = nn.ModuleList()
-        width = input_dim
-        for size in hidden_sizes:
-            self.grus.append(nn.GRU(width, size, batch_first=True, bidirectional=bidirectional))
-            width = size * directions
+        self.grus, width = build_grus(input_dim, hidden_sizes, bidirectional)
         self.dropout = Dropout(dropout)
         self.gloss_head = nn.Linear(width, num_gloss)
         self.cat_head = nn.Linear(width, num_cat)
@@ -116,16 +103,7 @@ class InceptionV3GRU(nn.Module):
         if self.backbone is not None:
             x = self._frame_features(x, pad_mask)
         h = self._normalise_and_drop(x)
-        if self.bidirectional:
-            last = self._packed(h, (~pad_mask).sum(dim=1).cpu() if lengths is None else lengths.cpu())
-        else:
-            for i, gru in enumerate(self.grus):
-                # CPU: the hand-written GRU (2x faster at small hidden sizes); CUDA: cuDNN
-                h = gru_layer(gru, h) if h.device.type == "cpu" else gru(h)[0]
-                if i + 1 < len(self.grus):
-                    h = self.dropout(h)
-            ends = (~pad_mask).sum(dim=1) - 1  # each clip's last real frame, computed on the device
-            last = h.gather(1, ends.view(-1, 1, 1).expand(-1, 1, h.shape[-1])).squeeze(1)
+        last = last_states(self.grus, h, pad_mask, lengths, self.dropout)
         last = self.dropout(last)
         return self.gloss_head(last), self.cat_head(last)
 
@@ -141,13 +119,3 @@ class InceptionV3GRU(nn.Module):
             scale, shift = scale * keep, shift * keep
         # One float32 copy (also of float16 storage), normalised in place: nothing here needs a gradient.
         return x.to(torch.float32, copy=True).mul_(scale).add_(shift)
-
-    def _packed(self, h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        hidden = None
-        for i, gru in enumerate(self.grus):
-            out, hidden = gru(pack_padded_sequence(h, lengths, batch_first=True, enforce_sorted=False))
-            if i + 1 < len(self.grus):
-                h, _ = pad_packed_sequence(out, batch_first=True, total_length=h.shape[1])
-                h = self.dropout(h)
-        # hidden: [directions, B, H] of the last layer, already in the batch's original order
-        return torch.cat(list(hidden), dim=-1)

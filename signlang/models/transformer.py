@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from signlang.errors import ConfigError
+from signlang.models.features import KeypointFeatures
 from signlang.models.input_norm import InputNorm
 from signlang.models.layers import Dropout
 
@@ -89,6 +90,7 @@ class SignTransformer(nn.Module):
         pooling: str = "mean",
         max_len: int = 512,
         input_norm: bool = True,
+        hands: bool = False,
         motion: bool = False,
         mask_input: bool = False,
     ) -> None:
@@ -98,12 +100,11 @@ class SignTransformer(nn.Module):
         if d_model % num_heads or d_model % 2:
             raise ConfigError(f"model.d_model ({d_model}) must be even and divisible by model.num_heads ({num_heads})")
         self.pooling = pooling
+        self.features = KeypointFeatures(input_dim, hands=hands, motion=motion)
         # Undetected keypoints are stored as exact zeros: keep them out of the statistics.
-        self.input_norm = InputNorm(input_dim, zero_is_missing=True) if input_norm else None
-        self.motion = motion
+        self.input_norm = InputNorm(self.features.dim, zero_is_missing=True) if input_norm else None
         self.mask_input = mask_input
-        width = input_dim * (2 if motion else 1) + (input_dim // 2 if mask_input else 0)
-        self.input_proj = nn.Linear(width, d_model)
+        self.input_proj = nn.Linear(self.features.dim + (input_dim // 2 if mask_input else 0), d_model)
         self.register_buffer("positions", sinusoidal_positions(max_len, d_model), persistent=False)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d_model)) if pooling == "cls" else None
         self.dropout = Dropout(dropout)
@@ -121,27 +122,17 @@ class SignTransformer(nn.Module):
             self.positions = sinusoidal_positions(length, self.positions.shape[1]).to(self.positions.device)
         return self.positions[:length]
 
-    def _extra_features(self, raw: torch.Tensor, x: torch.Tensor, pad_mask: torch.Tensor) -> list[torch.Tensor]:
-        """Motion (frame-to-frame change of each coordinate, 0 where a point is missing in either frame
-        or at a clip's first frame) and the detection mask (1 = detected), from the raw input's zeros."""
-        b, t, d = raw.shape
-        present = (raw.view(b, t, d // 2, 2) != 0).any(-1) & ~pad_mask[..., None]  # [B,T,points]
-        extra = []
-        if self.motion:
-            both = (present[:, 1:] & present[:, :-1]).repeat_interleave(2, dim=-1)
-            delta = (x[:, 1:] - x[:, :-1]) * both
-            extra.append(torch.cat([torch.zeros_like(x[:, :1]), delta], dim=1))
-        if self.mask_input:
-            extra.append(present.to(x.dtype))
-        return extra
+    def frame_features(self, x: torch.Tensor, pad_mask: torch.Tensor) -> torch.Tensor:
+        """The per-frame views the encoder reads, before standardisation (what ``InputNorm`` is fitted on)."""
+        return self.features(x, pad_mask)
 
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``x [B,T,input_dim]``, ``pad_mask [B,T]`` (True = padding) -> gloss and category logits."""
-        raw = x
-        x = self.input_norm(x) if self.input_norm is not None else x.float()  # float32 from float16 storage
-        if self.motion or self.mask_input:
-            x = torch.cat([x, *self._extra_features(raw, x, pad_mask)], dim=-1)
-        h = self.input_proj(x)
+        f = self.features(x, pad_mask)  # float32, also from float16 storage
+        f = self.input_norm(f) if self.input_norm is not None else f
+        if self.mask_input:  # the detection mask (1 = detected), after standardisation: it is already 0/1
+            f = torch.cat([f, KeypointFeatures.present(x, pad_mask).to(f.dtype)], dim=-1)
+        h = self.input_proj(f)
         if self.cls_token is not None:
             h = torch.cat([self.cls_token.expand(len(h), -1, -1).to(h.dtype), h], dim=1)
             pad_mask = torch.cat([pad_mask.new_zeros(len(h), 1), pad_mask], dim=1)

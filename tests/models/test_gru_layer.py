@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from signlang.models.gru import gru_layer
+from signlang.models.gru_layer import gru_layer
 
 
 @pytest.mark.parametrize("shape", [(3, 7, 5, 4), (1, 1, 6, 2), (4, 20, 2048, 16)])

@@ -1,0 +1,56 @@
+"""SignGRU learns on keypoints; the GRU stack keeps padding out of every clip's result."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from signlang.errors import ConfigError
+from signlang.models import SignGRU
+from signlang.models.gru import build_grus, last_states
+
+from test_transformer import batch, losses_on_a_fixed_batch
+
+SMALL = dict(input_dim=156, num_gloss=5, num_cat=2, hidden_sizes=[24, 16])
+
+
+def packed_last(grus, h, lengths):
+    for gru in grus:
+        out, hidden = gru(pack_padded_sequence(h, lengths, batch_first=True, enforce_sorted=False))
+        h, _ = pad_packed_sequence(out, batch_first=True, total_length=h.shape[1])
+    return hidden[-1]
+
+
+def test_unidirectional_fast_path_equals_packed_sequences():
+    torch.manual_seed(0)
+    grus, _ = build_grus(12, [16, 8], bidirectional=False)
+    x, pad = batch(width=12)
+    with torch.no_grad():
+        fast = last_states(grus, x, pad, None, torch.nn.Identity())
+        packed = packed_last(grus, x, (~pad).sum(1))
+    torch.testing.assert_close(fast, packed, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("options", [{}, {"hands": True, "motion": True}, {"bidirectional": True}])
+def test_sign_gru_loss_drops_on_a_fixed_batch(options):
+    torch.manual_seed(0)
+    losses = losses_on_a_fixed_batch(SignGRU(**SMALL, **options), width=156, lr=1e-2)
+    assert losses[-1] < 0.3 * losses[0]
+
+
+def test_padding_does_not_change_a_clips_output():
+    torch.manual_seed(0)
+    model = SignGRU(**SMALL, hands=True, motion=True).eval()
+    x, pad = batch()
+    with torch.no_grad():
+        together = model(x, pad)[0]
+        alone = model(x[1:2, :3], pad[1:2, :3])[0]
+    torch.testing.assert_close(together[1:2], alone, atol=1e-5, rtol=1e-4)
+
+
+def test_bad_sizes_are_a_config_error():
+    with pytest.raises(ConfigError, match="hidden_sizes"):
+        SignGRU(**{**SMALL, "hidden_sizes": []})
+    with pytest.raises(ConfigError, match="keypoint layout"):
+        SignGRU(**{**SMALL, "input_dim": 40}, hands=True)
