@@ -66,7 +66,7 @@ def trained_run(tmp_path_factory) -> dict[str, Path]:
     result = run_cli(
         "run.py", "data=keypoints", f"data.root={root}", "data.num_gloss=6", "data.num_cat=2",
         "data.test_dir=${data.root}/keypoints_test", "data.test_labels=${data.root}/test_labels.csv",
-        f"data.label_names={names}", "trainer.max_epochs=2", "model.d_model=32", "model.num_heads=4",
+        f"data.label_names={names}", "trainer.max_epochs=2", "trainer.min_steps=null", "model.d_model=32", "model.num_heads=4",
         "model.dim_feedforward=64", "model.num_layers=1", f"hydra.run.dir={base / 'run'}",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr

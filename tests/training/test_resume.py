@@ -56,6 +56,17 @@ def test_same_seed_same_metrics_and_resume_matches_an_uninterrupted_run(tmp_path
     assert load_checkpoint(tmp_path / "part" / "checkpoints" / "SignTransformer_last.pt")["epoch"] == 4
 
 
+def test_a_run_measured_in_steps_ends_mid_epoch_and_resumes_exactly(tmp_path):
+    steps = ["data.batch_size=8", "trainer.ema=0.9"]  # 24 training clips: 3 steps an epoch
+    train(tmp_path / "whole", *steps, "trainer.max_steps=8")
+    assert [int(r["step"]) for r in metrics(tmp_path / "whole")] == [3, 6, 8]
+    train(tmp_path / "part", *steps, "trainer.max_steps=6")
+    result = run_cli("run.py", f"trainer.resume={tmp_path / 'part'}", "trainer.max_steps=8")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert metrics(tmp_path / "part") == metrics(tmp_path / "whole")
+    assert json.loads((tmp_path / "part" / "summary.json").read_text())["steps_completed"] == 8
+
+
 def test_seed_changes_the_numbers(tmp_path):
     train(tmp_path / "a", "trainer.max_epochs=1")
     train(tmp_path / "b", "trainer.max_epochs=1", "trainer.seed=1")

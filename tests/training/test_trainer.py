@@ -30,7 +30,7 @@ def fit(tmp_path, model, kind="keypoints", epochs=3):
         model,
         data,
         optimizer=functools.partial(torch.optim.AdamW, lr=3e-3),
-        scheduler=functools.partial(cosine, epochs=epochs),
+        scheduler=cosine,
         run=run,
         config={"model": {"name": "x"}},
     )
@@ -110,7 +110,7 @@ def fit_with(tmp_path, model=None, epochs=3, lr=3e-3, **trainer_options):
         model or small_transformer(),
         tiny_synthetic(),
         optimizer=functools.partial(torch.optim.AdamW, lr=lr),
-        scheduler=functools.partial(cosine, epochs=epochs),
+        scheduler=cosine,
         run=run,
     )
     return run, summary
@@ -171,3 +171,58 @@ def test_non_finite_loss_stops_with_epoch_and_step_and_keeps_the_last_good_check
         fit_with(tmp_path / "b", model=model, epochs=3)
     last = load_checkpoint(tmp_path / "b" / "run" / "checkpoints" / "Diverging_last.pt")
     assert last["epoch"] == 1 and all(torch.isfinite(v).all() for v in last["model"].values() if v.is_floating_point())
+
+
+def steps_of(run):
+    return [int(r["step"]) for r in csv.DictReader(open(run.metrics_path))]
+
+
+def test_max_steps_ends_at_that_step_mid_epoch(tmp_path):
+    # 24 train clips in batches of 8: 3 steps an epoch; 7 steps = 3 + 3 + 1
+    run, summary = fit_with(tmp_path, epochs=50, max_steps=7)
+    assert steps_of(run) == [3, 6, 7]
+    assert summary["steps_completed"] == 7 and summary["epochs_completed"] == 3
+    assert load_checkpoint(run.checkpoint_path("SignTransformer", "last"))["scheduler"]["last_epoch"] == 7
+
+
+def test_min_steps_lengthens_short_runs_and_the_schedule_with_them(tmp_path):
+    run, summary = fit_with(tmp_path, epochs=2, min_steps=10)  # 2 epochs are 6 steps: 4 epochs, the last one 1 step
+    assert steps_of(run) == [3, 6, 9, 10]
+    lrs = [float(r["lr"]) for r in csv.DictReader(open(run.metrics_path))]
+    assert lrs == sorted(lrs, reverse=True) and lrs[-1] > 0.01 * 3e-3  # one cosine over all 10 steps
+    run, summary = fit_with(tmp_path / "long", epochs=4, min_steps=5)  # already long enough: unchanged
+    assert steps_of(run) == [3, 6, 9, 12]
+
+
+def test_length_is_logged_with_its_expected_time_before_training(tmp_path, caplog):
+    with caplog.at_level(logging.INFO):
+        fit_with(tmp_path, epochs=2)
+    lines = [r.getMessage() for r in caplog.records]
+    length = next(i for i, m in enumerate(lines) if m.startswith("length: 6 steps (trainer.max_epochs=2; 2 epochs of 3 steps"))
+    assert "expected time about" in lines[length]
+    assert length < next(i for i, m in enumerate(lines) if m.startswith("epoch 1/2"))
+
+
+def test_ema_validates_and_saves_the_averaged_weights_and_keeps_the_raw_ones(tmp_path):
+    model = small_transformer()
+    run, _ = fit_with(tmp_path, model=model, epochs=2, ema=0.9)
+    state = load_checkpoint(run.checkpoint_path("SignTransformer", "last"))
+    raw, averaged = state["train_model"], state["model"]
+    assert state["ema_updates"] == 6
+    assert all(torch.equal(raw[k], v) for k, v in model.state_dict().items())  # the trained weights
+    weights = [k for k, v in raw.items() if v.is_floating_point() and "input_norm" not in k]
+    assert all(not torch.equal(raw[k], averaged[k]) for k in weights)
+    assert all(torch.equal(raw[k], averaged[k]) for k in raw if "input_norm" in k)  # statistics are not averaged away
+    with pytest.raises(ConfigError, match="trainer.ema"):
+        fit_with(tmp_path / "bad", epochs=1, ema=1.5)
+
+
+@pytest.mark.parametrize("monitor", ["val_loss", "last"])
+def test_monitor_picks_the_best_epoch(tmp_path, monitor):
+    run, summary = fit_with(tmp_path, epochs=4, monitor=monitor)
+    rows = list(csv.DictReader(open(run.metrics_path)))
+    expected = 4 if monitor == "last" else int(min(rows, key=lambda r: float(r["val_loss"]))["epoch"])
+    assert summary["best_epoch"] == expected
+    assert load_checkpoint(run.checkpoint_path("SignTransformer", "best"))["epoch"] == expected
+    with pytest.raises(ConfigError, match="trainer.monitor"):
+        Trainer(monitor="val_acc")
