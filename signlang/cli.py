@@ -9,6 +9,7 @@
     signlang resume-sweep SWEEP_DIR       re-launch the jobs of a sweep that did not finish
     signlang extract SRC --out DIR        videos to .npz keypoints / features + labels CSV
     signlang split DIR LABELS --out OUT   train/val/test in the seed layout
+    signlang baseline [overrides]         1-nearest-neighbour baseline on the data of a config
 
 Each command imports only what it needs, so ``signlang --help`` answers at once.
 """
@@ -39,6 +40,7 @@ COMMANDS = {
     "resume-sweep": ("signlang.sweeps", "add_arguments", "run_resume_sweep", "re-launch the jobs of a sweep that did not finish"),
     "extract": ("signlang.extract.pipeline", "add_arguments", "run_extract", "videos to .npz keypoints/features and a labels CSV"),
     "split": ("signlang.data.split", "add_arguments", "run_split", "train/val/test in the seed layout, stratified and grouped"),
+    "baseline": ("signlang.evaluation.baseline", "add_arguments", "run_baseline", "1-nearest-neighbour baseline on a config's data"),
 }
 
 
@@ -60,11 +62,13 @@ def top_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from rich.console import Console
+
     from signlang.console import ConsoleHandler
     from signlang.errors import user_message
 
     argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[ConsoleHandler(show_path=False, show_time=False)])
+    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[ConsoleHandler(console=Console(stderr=True), show_path=False, show_time=False)])
     if not argv or argv[0] not in ("train", *COMMANDS):
         top_parser().parse_args(argv or ["--help"])
         return 2
