@@ -70,7 +70,6 @@ def measure(
     from signlang.data.loader import BatchSampler, padding_fraction
     from signlang.data.npz import NpzData
     from signlang.models import InceptionV3GRU, SignTransformer
-    from signlang.training.schedulers import constant
     from signlang.training.trainer import Trainer, param_groups
 
     if threads:
@@ -103,7 +102,7 @@ def measure(
 
     def train_round(epoch: int) -> dict:
         loader.batch_sampler.set_epoch(epoch)
-        stats = trainer.train_epoch(step_model, loader, opt, scaler, progress, epoch)
+        stats = trainer.train_epoch(step_model, loader, opt, None, scaler, progress, epoch, len(loader))
         start = time.perf_counter()
         trainer.evaluate(step_model, trainer.loader(val, data.eval_batch_size, train=False), progress, "val")
         return {**stats, "val_s": time.perf_counter() - start}
@@ -120,13 +119,7 @@ def measure(
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
             for batch in chunk:
-                with trainer._autocast():
-                    logits = step_model(batch.x, batch.pad_mask, batch.lengths)
-                    loss = trainer.loss(logits, batch)
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
+                trainer.train_step(step_model, batch, opt, scaler)  # the very step training takes
             if trainer.device.type == "cuda":
                 torch.cuda.synchronize()
             total += time.perf_counter() - t0
