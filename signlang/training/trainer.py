@@ -333,13 +333,16 @@ class Trainer:
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - start)
         probe.eval()
-        val_batch = next(iter(val_loader)).to(self.device)
-        start = time.perf_counter()
-        with self._autocast():
-            probe(val_batch.x, val_batch.pad_mask, val_batch.lengths)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
-        val_time = (time.perf_counter() - start) * len(val_loader) * epochs
+        val_time = 0.0
+        val_batch = next(iter(val_loader), None)  # a rank may have no val batch (every clip is scored once)
+        if val_batch is not None:
+            val_batch = val_batch.to(self.device)
+            start = time.perf_counter()
+            with self._autocast():
+                probe(val_batch.x, val_batch.pad_mask, val_batch.lengths)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize()
+            val_time = (time.perf_counter() - start) * len(val_loader) * epochs
         set_rng_state(rng)
         step_time = sum(times[1:]) / max(1, len(times) - 1) if len(times) > 1 else (times[0] if times else 0.0)
         return step_time * steps, val_time

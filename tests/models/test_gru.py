@@ -52,5 +52,5 @@ def test_padding_does_not_change_a_clips_output():
 def test_bad_sizes_are_a_config_error():
     with pytest.raises(ConfigError, match="hidden_sizes"):
         SignGRU(**{**SMALL, "hidden_sizes": []})
-    with pytest.raises(ConfigError, match="keypoint layout"):
+    with pytest.raises(ConfigError, match="use data=keypoints"):
         SignGRU(**{**SMALL, "input_dim": 40}, hands=True)
