@@ -3,22 +3,23 @@
     python run.py                                        # SignTransformer on synthetic data
     python run.py model=iv3_gru data=features data.root=data/processed
     python run.py -m optim.lr=1e-3,1e-4 trainer.max_epochs=1   # a sweep, one folder per job
-    python run.py trainer.resume=experiments/runs/<run> trainer.max_epochs=50
+    python run.py trainer.resume=experiments/runs/<run> trainer.max_epochs=50   # signlang/training/resume.py
     torchrun --nproc_per_node=4 run.py data=keypoints    # one process per GPU, one run folder
 """
 
+import sys
+
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from signlang.config import check_model_fits_data, register_resolvers
-from signlang.errors import exit_on_user_error
+from signlang.errors import exit_on_user_error, refuse_and_exit
 from signlang.evaluation.evaluate import evaluate_best
 from signlang.plots import write_run_curves
 from signlang.runtime import seed_everything
 from signlang.training.distributed import init_distributed
-from signlang.training.resume import restore_config
+from signlang.training.resume import launch_args, restore_config
 from signlang.training.run_folder import RunFolder
 
 register_resolvers()
@@ -32,24 +33,17 @@ def main(cfg: DictConfig) -> float:
     run = RunFolder.from_hydra(resuming=bool(cfg.trainer.resume), dist=dist)
     with run.recording():  # summary.json records failed / interrupted if anything below raises
         if cfg.trainer.resume:  # the run's own config, with this command's overrides on top
-            cfg = restore_config(cfg, run.path, list(HydraConfig.get().overrides.task))
+            cfg = restore_config(cfg, run.path)
         seed_everything(cfg.trainer.seed, deterministic=cfg.trainer.deterministic)
         data = instantiate(cfg.data)
         data.bind_split(run.path, write=run.writer)  # a val split carved at load time: recorded once, reused on resume
         model = instantiate(cfg.model)
         check_model_fits_data(model, data)
-        transform = instantiate(cfg.transform)  # normalise every batch, augment training batches
+        transform = instantiate(cfg.transform)  # normalise every clip, augment training batches
         trainer = instantiate(cfg.trainer)
-        summary = trainer.fit(
-            model,
-            data,
-            optimizer=instantiate(cfg.optim),
-            scheduler=instantiate(cfg.scheduler),
-            run=run,
-            config=OmegaConf.to_container(cfg, resolve=True),
-            transform=transform,
-            dist=dist,
-        )
+        optimizer, scheduler = instantiate(cfg.optim), instantiate(cfg.scheduler)
+        config = OmegaConf.to_container(cfg, resolve=True)
+        summary = trainer.fit(model, data, optimizer, scheduler, run, config=config, transform=transform, dist=dist)
         if dist.is_main:  # the test (else val) report, once, by rank 0
             final = evaluate_best(run.path, model, data, trainer.device, transform)
             write_run_curves(run.path)
@@ -60,4 +54,5 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    sys.argv[1:] = refuse_and_exit(launch_args, sys.argv[1:])  # trainer.resume: the run's own folder and choices
     main()

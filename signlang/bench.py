@@ -23,8 +23,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
 TRAIN, VAL = 1704, 426
 NUM_GLOSS, NUM_CAT = 105, 10
 
@@ -67,6 +65,7 @@ def measure(
     import torch
     from rich.progress import Progress
 
+    from signlang.data.layout import ARRAY_KEYS
     from signlang.data.loader import BatchSampler, padding_fraction
     from signlang.data.npz import NpzData
     from signlang.models import InceptionV3GRU, SignTransformer
@@ -78,9 +77,7 @@ def measure(
     kind = "keypoints" if model_name == "transformer" else "features"
     started = time.perf_counter()
     data = NpzData(
-        kind=kind, input_dim=156 if kind == "keypoints" else 2048, num_gloss=num_gloss, num_cat=num_cat, batch_size=32,
-        train_dir=f"{root}/keypoints_train", val_dir=f"{root}/keypoints_val", train_labels=f"{root}/train_labels.csv",
-        val_labels=f"{root}/val_labels.csv", key="X" if kind == "keypoints" else "X2048", cache=cache,
+        kind=kind, root=root, num_gloss=num_gloss, num_cat=num_cat, batch_size=32, key=ARRAY_KEYS[kind][0], cache=cache,
         feature_dtype="float16" if kind == "features" else "float32", cache_dir=f"{root}/.cache",
     )  # fmt: skip
     data.setup()
@@ -97,14 +94,14 @@ def measure(
     opt = torch.optim.AdamW(param_groups(model), lr=1e-4)
     scaler = torch.amp.GradScaler(trainer.device.type, enabled=trainer.amp and trainer.amp_dtype == torch.float16)
     step_model = torch.compile(model, dynamic=True) if compile_model else model
-    loader = trainer.loader(train, data.batch_size, train=True, bucket=True)
+    loader = data.loader(train, train=True, device=trainer.device)
     progress = Progress(disable=True)
 
     def train_round(epoch: int) -> dict:
         loader.batch_sampler.set_epoch(epoch)
         stats = trainer.train_epoch(step_model, loader, opt, None, scaler, progress, epoch, len(loader))
         start = time.perf_counter()
-        trainer.evaluate(step_model, trainer.loader(val, data.eval_batch_size, train=False), progress, "val")
+        trainer.evaluate(step_model, data.loader(val, train=False, device=trainer.device), progress, "val")
         return {**stats, "val_s": time.perf_counter() - start}
 
     def pure_compute(epoch: int) -> float:
@@ -137,7 +134,7 @@ def measure(
     feature_bytes = int(train.lengths.sum() + val.lengths.sum()) * train.width * (2 if kind == "features" else 4)
     return {
         "model": model_name, "cache": cache, "device": str(trainer.device), "amp": trainer.amp, "compile": compile_model,
-        "threads": torch.get_num_threads(), "workers": trainer.workers_for(train), "load_s": load_s,
+        "threads": torch.get_num_threads(), "workers": data.workers_for(train), "load_s": load_s,
         "train_samples_per_s": len(train) / stats["time_s"], "train_epoch_s": stats["time_s"],
         "epoch_s": stats["time_s"] + stats["val_s"], "data_wait": stats["data_wait"], "compute_s": compute,
         "epoch_over_compute": stats["time_s"] / compute, "padding_plain": padding_fraction(lengths, plain),

@@ -22,13 +22,12 @@ import logging
 import os
 import runpy
 import sys
-from pathlib import Path
 
 from signlang import __version__
+from signlang.config import REPO_ROOT
 
 log = logging.getLogger("signlang")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # command: (module, function adding its arguments, function running it, help)
 COMMANDS = {

@@ -24,3 +24,24 @@ class ConsoleHandler(RichHandler):
             self.console.file.flush()
         except Exception:  # logging must never raise into the program
             self.handleError(record)
+
+
+def progress_bar(enabled: bool = True):
+    """The training progress display: a transient bar per epoch and per validation pass."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+        transient=True,
+        disable=not enabled,
+    )
+
+
+def duration(seconds: float) -> str:
+    """``42 s``, ``12.5 min`` or ``2.1 h``."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"

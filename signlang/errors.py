@@ -85,6 +85,18 @@ def exit_on_user_error(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def refuse_and_exit(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``, or one ``error: ...`` line on stderr and exit status 2 for a user error (for
+    checks that run before logging is set up, e.g. on the command line itself)."""
+    try:
+        return fn(*args)
+    except SignlangError as exc:
+        if _debug():
+            raise
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(2)
+
+
 def _debug() -> bool:
     return os.environ.get("HYDRA_FULL_ERROR") == "1" or os.environ.get("SIGNLANG_DEBUG") == "1"
 

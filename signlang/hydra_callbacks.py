@@ -10,8 +10,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from signlang.training.distributed import rank_from_env
-from signlang.training.resume import resume_run_dir
-from signlang.training.run_folder import CHECKPOINT_DIR, METRICS_FILE
+from signlang.training.resume import holds_run
 
 
 class RunFolderError(SystemExit):
@@ -19,10 +18,6 @@ class RunFolderError(SystemExit):
 
     def __init__(self, message: str) -> None:
         super().__init__(f"error: {message}")
-
-
-def _holds_run(folder: Path) -> bool:
-    return (folder / METRICS_FILE).exists() or (folder / CHECKPOINT_DIR).exists()
 
 
 def _writable(folder: Path) -> None:
@@ -34,23 +29,18 @@ def _writable(folder: Path) -> None:
 
 
 class ProtectRunFolders(Callback):
-    """Refuse an output folder that already holds a run (unless resuming it) or cannot be written.
+    """Refuse an output folder that already holds a run, or cannot be written.
 
-    Hydra writes ``.hydra/`` into the output folder before the task runs, so these checks have to
-    happen here, before anything is written: nothing a run wrote is ever overwritten.
+    Hydra writes ``.hydra/`` into the output folder before the task runs, so this has to happen
+    here, before anything is written: nothing a run wrote is ever overwritten. (A resumed run
+    writes into its own folder on purpose; ``signlang.training.resume.launch_args`` checked it.)
     """
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if rank_from_env() > 0:  # torchrun: rank 0 checks and owns the run folder
+        if rank_from_env() > 0 or config.trainer.get("resume"):  # rank 0 owns the folder; a resume continues it
             return
-        resume = config.trainer.get("resume")
         folder = Path(str(config.hydra.run.dir))
-        if resume:
-            target = resume_run_dir(resume)
-            if not Path(str(resume)).exists() or not _holds_run(target):
-                raise RunFolderError(f"trainer.resume={resume}: no run folder or checkpoint there; give a run folder or its checkpoints/<Model>_last.pt")
-            return
-        if _holds_run(folder):
+        if holds_run(folder):
             raise RunFolderError(
                 f"{folder} already holds a run; nothing a run wrote is overwritten. "
                 "Leave hydra.run.dir at its default, point it at a new folder, or continue it with trainer.resume"
@@ -58,10 +48,8 @@ class ProtectRunFolders(Callback):
         _writable(folder)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if config.trainer.get("resume"):
-            raise RunFolderError("trainer.resume continues one run; it cannot be swept. Resume each run on its own")
         sweep = Path(str(config.hydra.sweep.dir))
-        taken = [p for p in sweep.glob("*") if p.is_dir() and _holds_run(p)] if sweep.is_dir() else []
+        taken = [p for p in sweep.glob("*") if p.is_dir() and holds_run(p)] if sweep.is_dir() else []
         if taken:
             raise RunFolderError(
                 f"{sweep} already holds sweep jobs ({taken[0].name}, ...); nothing a run wrote is overwritten. "

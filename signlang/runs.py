@@ -28,7 +28,6 @@ from signlang.training.run_folder import CHECKPOINT_DIR, METRICS_FILE, SUMMARY_F
 NOISE = ("paths.output_root", "hydra.", "trainer.progress")  # overrides that say nothing about the model
 METRICS = ("val_gloss", "val_cat", "test_gloss", "test_cat")
 SORT_KEYS = ("started", "folder", "status", "model", "data", "epochs", "wall", *METRICS)
-CHOICES = ("model", "data", "optim", "scheduler", "trainer", "experiment")
 
 
 @dataclass
@@ -139,8 +138,8 @@ def matches(row: RunRow, condition: str) -> bool:
     key, _, value = condition.partition("=")
     if key in ("status", "folder"):
         return getattr(row, key) == value
-    if key in CHOICES:
-        return str(row.choices.get(key, "")) == value
+    if key in row.choices:  # a config group, as Hydra recorded the run's choices
+        return str(row.choices[key]) == value
     return f"{key}={value}" in row.overrides
 
 

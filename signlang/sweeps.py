@@ -18,12 +18,12 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from rich.console import Console
 
+from signlang.config import REPO_ROOT
 from signlang.errors import ConfigError, DataError
 from signlang.runs import read_run, render_sweep
 from signlang.training.run_folder import CHECKPOINT_DIR, SUMMARY_FILE
 
 log = logging.getLogger(__name__)
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def sweep_jobs(sweep_dir: Path) -> tuple[list[list[str]], Path]:

@@ -31,7 +31,7 @@ def tiny_synthetic(kind: str = "keypoints", **kw) -> SyntheticData:
     options = dict(num_gloss=6, num_cat=2, train_per_gloss=4, val_per_gloss=2, test_per_gloss=2, min_len=6, max_len=12)
     options.update(kw)
     dims = {"keypoints": 156, "features": 2048}
-    return SyntheticData(kind=kind, input_dim=dims[kind], batch_size=8, **options)
+    return SyntheticData(input_dim=dims[kind], batch_size=8, **options)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from signlang.config import check_model_fits_data
-from signlang.errors import ConfigError, user_message
+from signlang.errors import user_message
 from signlang.training.trainer import param_groups
 
 from conftest import CONF, compose_config
@@ -32,7 +32,7 @@ def test_defaults():
     choices = compose_config(hydra=True).hydra.runtime.choices
     assert (choices.model, choices.data, choices.optim, choices.trainer) == ("transformer", "synthetic", "adamw", "default")
     assert cfg.paths.output_root == "experiments"
-    assert cfg.model.input_dim == 156 and cfg.data.kind == "keypoints"
+    assert cfg.model.input_dim == 156 and instantiate(cfg.data).kind == "keypoints"  # synthetic data follows the model
     assert cfg.trainer.device == "auto"
     for key in ("optim.lr", "optim.weight_decay", "data.batch_size", "trainer.max_epochs", "trainer.seed"):
         assert OmegaConf.select(cfg, key) is not None, key
@@ -49,17 +49,21 @@ def test_every_model_option_instantiates(model):
 
 @pytest.mark.parametrize("data", options("data"))
 def test_every_data_option_instantiates(data):
-    cfg = compose_config(f"data={data}")
+    model = "iv3_gru" if data == "features" else "transformer"
+    cfg = compose_config(f"data={data}", f"model={model}")
     ds = instantiate(cfg.data)
-    assert ds.kind == cfg.data.kind
-    assert ds.input_dim == cfg.model.input_dim  # the model's width comes from the data config
+    assert ds.input_dim == cfg.model.input_dim  # what the data provides is what the model reads
+    assert instantiate(compose_config(f"data={data}", "model=iv3_gru").data).kind == ("keypoints" if data == "keypoints" else "features")
 
 
 def test_file_data_defaults_follow_the_seed_layout():
     cfg = compose_config("data=keypoints")
-    assert cfg.data.train_dir == "data/processed/keypoints_train"
-    assert cfg.data.val_labels == "data/processed/val_labels.csv"
-    assert cfg.data.test_dir is None and cfg.data.test_labels is None
+    data = instantiate(cfg.data)
+    assert data.paths["train"] == ("data/processed/keypoints_train", "data/processed/train_labels.csv")
+    assert data.paths["val"] == ("data/processed/keypoints_val", "data/processed/val_labels.csv")
+    assert "test" not in data.paths and data.available() == ["train", "val"]
+    other = instantiate(compose_config("data=keypoints", "data.root=/d", "data.val_dir=v", "data.val_labels=v.csv").data)
+    assert other.paths == {"train": ("/d/keypoints_train", "/d/train_labels.csv"), "val": ("v", "v.csv")}  # a set path wins
     assert (cfg.data.key, cfg.data.num_gloss, cfg.data.num_cat) == ("X", 105, 10)
     features = compose_config("model=iv3_gru", "data=features")
     assert (features.data.key, features.data.fallback_key, features.model.input_dim) == ("X2048", "X", 2048)
@@ -113,18 +117,18 @@ def test_transform_and_recipe_follow_the_data():
     assert OmegaConf.to_container(gru.trainer) == OmegaConf.to_container(keypoints.trainer)  # the same recipe
     assert compose_config("data=keypoints", "trainer=smoke").trainer.min_steps is None  # a smoke run stays short
     assert compose_config("data=keypoints", "trainer.max_epochs=7").trainer.max_epochs == 7  # the user wins
-    assert compose_config("data=keypoints", "recipe=none").trainer.max_epochs == 10
+    assert compose_config("data=keypoints", "recipe@trainer=none").trainer.max_epochs == 10
     smoke = compose_config("model=iv3_gru", "data=features", "trainer=smoke").trainer  # a chosen trainer wins
     assert smoke.max_epochs == 1 and smoke.label_smoothing == 0.1
     features = compose_config("model=iv3_gru", "data=features")
     assert features.trainer.max_epochs == 40 and features.transform.augment
     choices = compose_config("data=keypoints", hydra=True).hydra.runtime.choices
-    assert (choices.transform, choices.recipe) == ("keypoints", "transformer_keypoints")
+    assert (choices.transform, choices["recipe@trainer"]) == ("keypoints", "transformer_keypoints")
 
 
 @pytest.mark.parametrize("recipe", options("recipe"))
 def test_every_recipe_composes(recipe):
-    cfg = compose_config(f"recipe={recipe}")
+    cfg = compose_config(f"recipe@trainer={recipe}")
     instantiate(cfg.trainer)
     instantiate(cfg.optim)
 

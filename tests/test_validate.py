@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from rich.console import Console
 
 from signlang.validate import main, validate
 

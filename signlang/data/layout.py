@@ -23,3 +23,6 @@ LEFT_WRIST, RIGHT_WRIST = 15, 16
 
 # Width of the model input for each kind of data.
 INPUT_DIMS = {"keypoints": KEYPOINT_DIM, "features": FEATURE_DIM}
+# The .npz array each kind is read from, and the one read instead when it is missing (an X that is
+# 2048 wide holds features, as some extraction pipelines write them).
+ARRAY_KEYS = {"keypoints": ("X", None), "features": ("X2048", "X")}

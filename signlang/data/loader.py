@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from signlang.data.clips import ClipSet
+from signlang.data.prefetch import ThreadPrefetcher
 
 
 class BatchSampler:
@@ -113,23 +114,29 @@ def padding_fraction(lengths: np.ndarray, batches: list[np.ndarray]) -> float:
 class InProcessBatches:
     """Batches gathered straight from the split, in this process: what ``make_loader`` returns for
     ``num_workers=0``. The DataLoader machinery (per-index fetches, collation) would add Python work
-    per batch for nothing, and that work holds the GIL a prefetch thread needs."""
+    per batch for nothing, and that work holds the GIL a prefetch thread needs. With ``prefetch`` the
+    next batches are gathered (and augmented) in a background thread while the model computes."""
 
     num_workers = 0
 
-    def __init__(self, clips: ClipSet, sampler: "BatchSampler", pin_memory: bool = False, transform=None, train: bool = False) -> None:
+    def __init__(self, clips: ClipSet, sampler: "BatchSampler", pin_memory: bool = False, transform=None, train: bool = False,
+                 prefetch: bool = False) -> None:  # fmt: skip
         self.clips = clips
         self.batch_sampler = sampler
         self.pin_memory = pin_memory
+        self.prefetch = prefetch
         self.collate = _Collate(clips, transform, train)
 
     def __len__(self) -> int:
         return len(self.batch_sampler)
 
-    def __iter__(self):
+    def _batches(self):
         for number, indices in enumerate(self.batch_sampler.batches()):
             batch = self.collate(indices, self.batch_sampler.batch_seed(number))
             yield batch.pin_memory() if self.pin_memory else batch
+
+    def __iter__(self):
+        return iter(ThreadPrefetcher(self._batches())) if self.prefetch else self._batches()
 
 
 class _Collate:
@@ -192,6 +199,7 @@ def make_loader(
     bucket: bool = False,
     num_workers: int = 0,
     pin_memory: bool = False,
+    prefetch: bool = False,
     prefetch_factor: int | None = None,
     rank: int = 0,
     world_size: int = 1,
@@ -206,7 +214,7 @@ def make_loader(
         rank=rank, world_size=world_size, even=shuffle,
     )  # fmt: skip
     if num_workers == 0:
-        return InProcessBatches(clips, sampler, pin_memory, transform, train=shuffle)
+        return InProcessBatches(clips, sampler, pin_memory, transform, train=shuffle, prefetch=prefetch)
     extra = {"persistent_workers": True, "prefetch_factor": prefetch_factor or 2, "worker_init_fn": seed_worker}
     return DataLoader(
         _Indices(len(clips)),

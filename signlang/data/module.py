@@ -1,14 +1,17 @@
-"""What every data config instantiates: the splits of one dataset plus the facts models are built from."""
+"""What every data config instantiates: the splits of one dataset, how they are batched, and the
+facts models are built from."""
 
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 
 from signlang.data.clips import ClipSet
 from signlang.data.labels import read_label_names
 from signlang.data.layout import INPUT_DIMS
+from signlang.data.loader import make_loader
 from signlang.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -17,7 +20,8 @@ SPLITS = ("train", "val", "test")
 
 
 class ClipData:
-    """Train, val and optional test ClipSets, each loaded on first use (``setup()`` loads all).
+    """Train, val and optional test ClipSets, each loaded on first use (``setup()`` loads all), and
+    the loaders that batch them (every loader setting lives here, in the ``data`` config group).
 
     Subclasses implement ``available()`` and ``_load_split``. ``kind`` says what a frame is
     (``keypoints``: 78 points x (x, y); ``features``: InceptionV3 features) so a model reading the
@@ -28,37 +32,44 @@ class ClipData:
         self,
         *,
         kind: str,
-        input_dim: int,
         num_gloss: int,
         num_cat: int,
         batch_size: int,
         eval_batch_size: int | None = None,
         label_names: str | None = None,
         bucket: bool = True,
+        num_workers: int | str = "auto",
+        pin_memory: bool | str = "auto",
+        prefetch: bool = True,
+        prefetch_factor: int = 2,
     ) -> None:
         if kind not in INPUT_DIMS:
             raise ConfigError(f"data.kind must be one of {sorted(INPUT_DIMS)}, got {kind!r}")
-        if input_dim != INPUT_DIMS[kind]:
-            raise ConfigError(
-                f"data.input_dim={input_dim} does not match data.kind={kind!r} "
-                f"(expects {INPUT_DIMS[kind]}); leave data.input_dim at its default"
-            )
         for key, value in (("num_gloss", num_gloss), ("num_cat", num_cat), ("batch_size", batch_size)):
             if int(value) < 1:
                 raise ConfigError(f"data.{key} must be >= 1, got {value}")
+        if num_workers != "auto" and (not isinstance(num_workers, int) or num_workers < 0):
+            raise ConfigError(f"data.num_workers must be auto or an integer >= 0, got {num_workers!r}")
         self.kind = kind
-        self.input_dim = int(input_dim)
         self.num_gloss = int(num_gloss)
         self.num_cat = int(num_cat)
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size or batch_size)
         self.label_names = label_names
         self.bucket = bool(bucket)  # training batches of similar length (signlang.data.loader.BatchSampler)
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.prefetch = bool(prefetch)
+        self.prefetch_factor = int(prefetch_factor)
         self.gloss_names = [str(i) for i in range(self.num_gloss)]
         self.cat_names = [str(i) for i in range(self.num_cat)]
         if label_names:
             self.gloss_names, self.cat_names = read_label_names(label_names, self.num_gloss, self.num_cat)
         self._splits: dict[str, ClipSet] = {}
+
+    @property
+    def input_dim(self) -> int:
+        return INPUT_DIMS[self.kind]
 
     def available(self) -> list[str]:
         """The splits this dataset has (train and val always; test when configured)."""
@@ -93,3 +104,33 @@ class ClipData:
                 raise ConfigError(f"the {name} split is empty")
             self._splits[name] = clips
         return self._splits[name]
+
+    # ------------------------------------------------------------------------- batching
+    def workers_for(self, clips) -> int:
+        """``auto``: 0 for splits held in memory or mmap (a batch is one gather; workers would only add
+        inter-process copies); for ``data.cache=none`` (files read per batch) one per spare core, up to 4."""
+        if self.num_workers != "auto":
+            return int(self.num_workers)
+        if isinstance(clips, ClipSet):
+            return 0
+        return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+    def loader(self, clips, *, train: bool, transform=None, seed: int = 0, device=None, rank: int = 0, world_size: int = 1):
+        """Batches of ``clips``: shuffled, bucketed by length and augmented for training; sorted by
+        length for evaluation. In-process batches are prepared a few ahead in a background thread
+        (``prefetch``); pinned for fast copies to a GPU (``pin_memory``, auto: with CUDA)."""
+        pin = getattr(device, "type", str(device)) == "cuda" if self.pin_memory == "auto" else bool(self.pin_memory)
+        return make_loader(
+            clips,
+            self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            bucket=train and self.bucket,
+            seed=seed,
+            num_workers=self.workers_for(clips),
+            pin_memory=pin,
+            prefetch=self.prefetch,
+            prefetch_factor=self.prefetch_factor,
+            transform=transform,
+            rank=rank,
+            world_size=world_size,
+        )

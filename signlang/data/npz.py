@@ -279,12 +279,14 @@ def _try_read(path: Path, kind: str, key: str, fallback_key: str | None) -> Clip
 
 
 class NpzData(ClipData):
-    """``data=keypoints`` / ``data=features``: folders of ``.npz`` clips with label CSVs (seed layout).
+    """``data=keypoints`` / ``data=features``: folders of ``.npz`` clips with label CSVs.
 
-    Val comes from its own folder and CSV, or is carved from the training CSV at load time
-    (``val_split``): stratified by gloss, optionally by whole groups (``val_group_by``, e.g. a signer
-    column), seeded by ``split_seed``. The carve is recorded in the run folder (``bind_split``) so
-    resume and ``signlang evaluate`` see exactly the same clips.
+    ``root`` is a dataset in the seed layout: a train or val path left null is
+    ``<root>/keypoints_<split>`` and ``<root>/<split>_labels.csv``; a path that is set is used as given
+    (relative to where you launch). Val comes from its own folder and CSV, or is carved from the
+    training CSV at load time (``val_split``): stratified by gloss, optionally by whole groups
+    (``val_group_by``, e.g. a signer column), seeded by ``split_seed``. The carve is recorded in the
+    run folder (``bind_split``) so resume and ``signlang evaluate`` see exactly the same clips.
     """
 
     def __init__(
@@ -292,8 +294,8 @@ class NpzData(ClipData):
         *,
         kind: str,
         root: str | None = None,
-        train_dir: str,
-        train_labels: str,
+        train_dir: str | None = None,
+        train_labels: str | None = None,
         val_dir: str | None = None,
         val_labels: str | None = None,
         val_split: float | None = None,
@@ -318,19 +320,15 @@ class NpzData(ClipData):
             if val_dir is not None or val_labels is not None:
                 raise ConfigError(
                     "data.val_split carves val from the training CSV, but data.val_dir / data.val_labels name a val "
-                    "folder too; choose one: add data.val_dir=null data.val_labels=null, or drop data.val_split"
+                    "folder too; choose one: drop data.val_split, or data.val_dir and data.val_labels"
                 )
-        elif val_dir is None or val_labels is None:
-            raise ConfigError(
-                "no val split: set data.val_dir and data.val_labels, or carve one from the training CSV "
-                "with data.val_split=0.15 (and data.val_dir=null data.val_labels=null)"
-            )
         if val_group_by is not None and val_split is None:
             raise ConfigError("data.val_group_by groups the carved val split; set data.val_split too")
         if feature_dtype not in ("float32", "float16"):
             raise ConfigError(f"data.feature_dtype must be float32 or float16, got {feature_dtype!r}")
-        self.root = root  # the folder the default paths in conf/data hang off; informational here
-        self.paths = {"train": (train_dir, train_labels), "val": (val_dir, val_labels)}
+        self.paths = {"train": self._paths("train", root, train_dir, train_labels)}
+        if val_split is None:
+            self.paths["val"] = self._paths("val", root, val_dir, val_labels)
         if test_dir is not None:
             self.paths["test"] = (test_dir, test_labels)
         self.val_split = None if val_split is None else float(val_split)
@@ -346,8 +344,20 @@ class NpzData(ClipData):
         self.cache_dir = cache_dir
         self.load_workers = load_workers
 
+    @staticmethod
+    def _paths(split: str, root: str | None, directory: str | None, labels: str | None) -> tuple[str, str]:
+        """A split's folder and CSV: as given, else from ``root`` in the seed layout."""
+        if (directory is None or labels is None) and root is None:
+            missing = " and ".join(f"data.{split}_{k}" for k, v in (("dir", directory), ("labels", labels)) if v is None)
+            extra = " (or carve val from the training CSV with data.val_split=0.15)" if split == "val" else ""
+            raise ConfigError(f"no {split} split: set {missing}, or data.root to a folder in the seed layout{extra}")
+        return (
+            directory if directory is not None else str(Path(root) / f"keypoints_{split}"),
+            labels if labels is not None else str(Path(root) / f"{split}_labels.csv"),
+        )
+
     def available(self) -> list[str]:
-        return list(self.paths)
+        return ["train", "val"] + (["test"] if "test" in self.paths else [])
 
     def _load_split(self, name: str) -> ClipSet:
         if self.val_split is not None and name in ("train", "val"):

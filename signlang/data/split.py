@@ -17,13 +17,13 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from signlang.data.npz import clip_name, label_problems, read_label_table
 from signlang.data.stratify import SPLITS, assign
 from signlang.errors import ConfigError, DataError, summarize
+
 
 def content_hash(path: Path) -> str:
     """Hash of a clip's arrays (names, dtypes, shapes, bytes; ``meta`` excluded): equal for the same

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from signlang.data.clips import ClipSet
-from signlang.data.layout import FEATURE_DIM, NUM_POINTS, ORDER, RIGHT_HAND
+from signlang.data.layout import ARRAY_KEYS, FEATURE_DIM, INPUT_DIMS, NUM_POINTS, ORDER, RIGHT_HAND
 from signlang.data.module import ClipData
 from signlang.errors import ConfigError
 
@@ -195,12 +195,13 @@ def generate_split(
 
 
 class SyntheticData(ClipData):
-    """``data=synthetic``: in-memory clips from :func:`make_clip`, deterministic per ``seed``."""
+    """``data=synthetic``: in-memory clips from :func:`make_clip`, deterministic per ``seed``, of the
+    width the model reads (``input_dim: ${model.input_dim}``): keypoints (156) or features (2048)."""
 
     def __init__(
         self,
         *,
-        kind: str,
+        input_dim: int,
         num_gloss: int = 20,
         num_cat: int = 5,
         train_per_gloss: int = 32,
@@ -213,7 +214,10 @@ class SyntheticData(ClipData):
         seed: int = 0,
         **common,
     ) -> None:
-        super().__init__(kind=kind, num_gloss=num_gloss, num_cat=num_cat, **common)
+        kinds = {width: kind for kind, width in INPUT_DIMS.items()}
+        if input_dim not in kinds:
+            raise ConfigError(f"synthetic data comes as keypoints (156 wide) or features (2048), not {input_dim}: check model.input_dim")
+        super().__init__(kind=kinds[input_dim], num_gloss=num_gloss, num_cat=num_cat, **common)
         if num_cat > num_gloss:
             raise ConfigError(f"data.num_cat ({num_cat}) cannot exceed data.num_gloss ({num_gloss})")
         if not 1 <= min_len <= max_len:
@@ -231,8 +235,8 @@ class SyntheticData(ClipData):
         return [split for split, n in self.per_gloss.items() if n > 0]
 
     def _load_split(self, name: str) -> ClipSet:
-        key = "X2048" if self.kind == "features" else "X"
-        clips = generate_split(self.glosses, self.per_gloss[name], split=name, features=key == "X2048", **self.options)
+        key = ARRAY_KEYS[self.kind][0]
+        clips = generate_split(self.glosses, self.per_gloss[name], split=name, features=self.kind == "features", **self.options)
         return ClipSet.from_clips(
             [c[key] for c in clips],
             gloss=[c["gloss"] for c in clips],

@@ -16,7 +16,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,12 +24,10 @@ from hydra.utils import instantiate
 from rich.console import Console
 from rich.table import Table
 
-from signlang.config import register_resolvers
+from signlang.config import CONF_DIR, register_resolvers
 from signlang.data.clips import ClipSet
 from signlang.errors import ConfigError
 from signlang.evaluation.metrics import evaluation_report
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def clip_vectors(clips: ClipSet, frames: int = 32) -> np.ndarray:

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from signlang.data.clips import ClipSet
+from signlang.data.layout import ARRAY_KEYS
 from signlang.data.npz import read_clip
 from signlang.errors import DataError
 from signlang.evaluation.evaluate import load_run
@@ -51,12 +52,9 @@ def predict_files(run_dir: str, files: list[str], top_k: int = 5, checkpoint: st
     """One dict per file: the top-k glosses and categories with their confidences."""
     dev = resolve_device(device)
     run = load_run(run_dir, checkpoint, dev)
-    data_cfg = run.config.data
     kind = run.model.input_kind
-    key = data_cfg.get("key") or ("X2048" if kind == "features" else "X")
-    if data_cfg.get("_target_", "").endswith("SyntheticData"):
-        key = "X2048" if kind == "features" else "X"
-    fallback = data_cfg.get("fallback_key") or ("X" if kind == "features" else None)
+    key, fallback = ARRAY_KEYS[kind]  # a run trained on .npz files reads them as it did (data.key)
+    key, fallback = run.config.data.get("key", key), run.config.data.get("fallback_key", fallback)
     clips = read_inputs(files, kind, key, fallback)
     gloss_probs, cat_probs = predict_probs(run.model, clips, dev, transform=run.transform)
     return [

@@ -19,8 +19,8 @@ from torch import nn
 from signlang.data.clips import ClipSet
 from signlang.data.loader import make_loader
 from signlang.evaluation.metrics import confusion, evaluation_report
-from signlang.plots import plot_confusion
 from signlang.files import atomic_write
+from signlang.plots import plot_confusion
 
 log = logging.getLogger(__name__)
 TOP_K = 5

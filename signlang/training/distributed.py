@@ -71,6 +71,14 @@ class Distributed:
             torch_dist.all_reduce(tensor, op=torch_dist.ReduceOp.MAX)
         return tensor
 
+    def sum_counts(self, totals: torch.Tensor, seen: int) -> int:
+        """Sum per-rank running totals (in place) and the number of clips they cover."""
+        if not self.enabled:
+            return seen
+        count = totals.new_tensor([float(seen)])
+        self.sum(totals)
+        return int(self.sum(count).item())
+
     def broadcast(self, obj: Any) -> Any:
         """Rank 0's ``obj`` on every rank."""
         if not self.enabled:

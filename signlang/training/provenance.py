@@ -11,8 +11,9 @@ from typing import Any
 
 import torch
 
+from signlang.config import REPO_ROOT
+
 PACKAGES = ("signlang", "torch", "torchvision", "hydra-core", "omegaconf", "numpy", "pandas", "rich")
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def git_info(root: Path = REPO_ROOT) -> dict[str, Any] | None:

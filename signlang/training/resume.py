@@ -1,76 +1,148 @@
-"""``trainer.resume``: continue a run in its own folder, with its own config.
+"""``trainer.resume``: continue a run in its own folder, with the config it trained with.
 
-The resumed run's config is the one saved in the run's ``.hydra/config.yaml`` with this
-command's ``key=value`` overrides applied on top (``trainer.max_epochs=50`` is the usual one), so
-``python run.py trainer.resume=RUN trainer.max_epochs=50`` needs none of the original overrides.
+    python run.py trainer.resume=experiments/runs/<run> trainer.max_epochs=50
+
+Everything resuming involves, in the order it happens:
+
+1. :func:`launch_args` (``run.py``, before Hydra composes anything): the command line becomes the
+   run's own config-group choices, then this command's overrides, then the run's folder as Hydra's
+   output folder, with this session's Hydra files in ``.hydra/resumed_<time>/``. A missing run, a
+   sweep, or a switched config group is refused here, before anything is written. (The same
+   function sends the Hydra files of ``torchrun`` ranks other than 0 away from the run folder.)
+2. :func:`restore_config` (``run.py``): the config the run trained with (its ``.hydra/config.yaml``)
+   with this command's ``key=value`` overrides on top. It replaces the composed config, and is what
+   ``.hydra/resumed_<time>/config.yaml`` records.
+3. :func:`resume_checkpoint` and :func:`check_can_continue` (called by the trainer): the run's
+   ``_last.pt``, checked against the model and the run's ``metrics.csv``, and a refusal to
+   "continue" a run that already trained its full length. Only then is the resumed session
+   recorded in the run folder (``RunFolder.start_resumed_session``), so a refused resume changes
+   nothing.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from signlang.errors import ConfigError
+from signlang.files import atomic_write
+from signlang.training.checkpoint import load_checkpoint
 from signlang.training.distributed import joins_rank0, side_dir
+from signlang.training.run_folder import CHECKPOINT_DIR, CONFIG_FILE, HYDRA_DIR, METRICS_FILE
 
-GROUPS = ("model", "data", "optim", "scheduler", "trainer", "experiment")
+RESUME_KEY = "trainer.resume"
 
 
-def resume_run_dir(resume: str | None) -> Path | None:
+def resume_run_dir(resume: str) -> Path:
     """The run folder ``trainer.resume`` names: the folder itself, or the run a checkpoint file sits in."""
-    if not resume:
-        return None
     path = Path(str(resume))
-    if path.is_file() and path.parent.name == "checkpoints":
+    if path.is_file() and path.parent.name == CHECKPOINT_DIR:
         return path.parent.parent
     return path
 
 
-def run_dir_resolver(resume: str | None, default: str) -> str:
-    """``hydra.run.dir``: the resumed run's folder when resuming, else a fresh folder. Under
-    ``torchrun`` only rank 0 makes a run folder; the other ranks join it once the process group is
-    up (run.py), and Hydra's own files for them go to a temp folder."""
-    if joins_rank0():
-        return side_dir()
-    folder = resume_run_dir(resume)
-    return str(folder) if folder is not None else default
+def holds_run(folder: Path) -> bool:
+    return (folder / METRICS_FILE).exists() or (folder / CHECKPOINT_DIR).exists()
 
 
-def hydra_subdir_resolver(resume: str | None) -> str | None:
-    """``hydra.output_subdir``: a resumed session saves its Hydra files beside, not over, the
-    original ones; ranks other than 0 save none."""
-    if joins_rank0():
-        return None
-    return f".hydra/resumed_{time.strftime('%Y-%m-%d_%H-%M-%S')}" if resume else ".hydra"
-
-
-def restore_config(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> DictConfig:
-    """The run's saved config with ``overrides`` (this command's) applied; group changes are refused."""
+def _overrides(args: list[str]):
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    saved = run_dir / ".hydra" / "config.yaml"
+    return OverridesParser.create().parse_overrides([a for a in args if not a.startswith("-")])
+
+
+def saved_choices(run_dir: Path) -> dict[str, str | None]:
+    """The config-group choices the run was composed with, as Hydra recorded them (``.hydra/hydra.yaml``)."""
+    hydra_file = run_dir / HYDRA_DIR / "hydra.yaml"
+    if not hydra_file.is_file():
+        return {}
+    choices = OmegaConf.to_container(OmegaConf.load(hydra_file).hydra.runtime.choices)
+    return {group: choice for group, choice in choices.items() if not group.startswith("hydra/")}
+
+
+def launch_args(args: list[str]) -> list[str]:
+    """The command line Hydra composes (see the module docstring); raises ConfigError for a resume
+    that cannot work."""
+    extra = [f"hydra.run.dir={side_dir()}", "hydra.output_subdir=null"] if joins_rank0() else []
+    resume = next((o.value() for o in _overrides(args) if o.key_or_group == RESUME_KEY and o.value()), None)
+    if resume is None:
+        return args + extra
+    if any(a in ("-m", "--multirun") for a in args):
+        raise ConfigError("trainer.resume continues one run; it cannot be swept. Resume each run on its own")
+    run_dir = resume_run_dir(str(resume))
+    if not (Path(str(resume)).exists() and holds_run(run_dir)):
+        raise ConfigError(f"trainer.resume={resume}: no run folder or checkpoint there; give a run folder or its checkpoints/<Model>_last.pt")
+    choices = saved_choices(run_dir)
+    switched = {o.key_or_group: o.value() for o in _overrides(args) if o.key_or_group in choices}
+    for group, value in switched.items():
+        if str(value) != str(choices[group]):
+            raise ConfigError(
+                f"cannot switch {group}={value} when resuming a run trained with {group}={choices[group]}; "
+                "start a new run instead"
+            )
+    own = [f"{group}={choice}" for group, choice in choices.items() if group not in switched and choice is not None]
+    if joins_rank0():
+        return own + args + extra
+    session = f"{HYDRA_DIR}/resumed_{time.strftime('%Y-%m-%d_%H-%M-%S')}"
+    return own + args + [f"hydra.run.dir={run_dir}", f"hydra.output_subdir={session}"]
+
+
+def restore_config(cfg: DictConfig, run_dir: Path) -> DictConfig:
+    """The run's saved config with this command's ``key=value`` overrides applied; written over the
+    composed config in this session's Hydra folder, so the record says what this session ran with."""
+    from hydra.core.hydra_config import HydraConfig
+
+    saved = run_dir / HYDRA_DIR / CONFIG_FILE
     if not saved.is_file():
-        raise ConfigError(f"{run_dir} has no .hydra/config.yaml, so it is not a run folder signlang can resume")
+        raise ConfigError(f"{run_dir} has no {HYDRA_DIR}/{CONFIG_FILE}, so it is not a run folder signlang can resume")
     restored = OmegaConf.load(saved)
-    choices_file = run_dir / ".hydra" / "hydra.yaml"
-    choices = OmegaConf.load(choices_file).hydra.runtime.choices if choices_file.is_file() else {}
-    for override in OverridesParser.create().parse_overrides(overrides):
+    hydra = HydraConfig.get()
+    groups = set(hydra.runtime.choices)
+    for override in _overrides(list(hydra.overrides.task)):
         key = override.key_or_group
-        if key.startswith("hydra") or key == "trainer.resume":
-            continue
-        if key in GROUPS:
-            if str(override.value()) != str(choices.get(key)):
-                raise ConfigError(
-                    f"cannot switch {key}={override.value()} when resuming a run trained with {key}={choices.get(key)}; "
-                    "start a new run instead"
-                )
-            continue
+        if key in groups or key.startswith("hydra") or key == RESUME_KEY:
+            continue  # groups are the run's own (launch_args refused any switch)
         if override.is_delete():
             raise ConfigError(f"cannot delete {key} when resuming")
         with open_dict(restored):
             OmegaConf.update(restored, key, override.value(), merge=False)
     with open_dict(restored):
         restored.trainer.resume = cfg.trainer.resume
+    if hydra.output_subdir is not None:
+        text = OmegaConf.to_yaml(restored).encode()
+        atomic_write(Path(hydra.runtime.output_dir) / str(hydra.output_subdir) / CONFIG_FILE, lambda f: f.write(text))
     return restored
+
+
+def resume_checkpoint(run, model_name: str, resume: str, device) -> dict[str, Any]:
+    """The checkpoint named by ``trainer.resume`` (a run folder means its ``_last.pt``), checked."""
+    target = Path(str(resume))
+    path = run.checkpoint_path(model_name, "last") if target.is_dir() else target
+    if not path.is_file():
+        found = sorted(p.name for p in (run.path / CHECKPOINT_DIR).glob("*_last.pt"))
+        raise ConfigError(
+            f"trainer.resume={resume}: no {path.name} to resume from"
+            + (f" (this run folder holds {', '.join(found)}: a checkpoint from a different model)" if found else "")
+        )
+    state = load_checkpoint(path, map_location=device)
+    if state.get("model_name") != model_name or "loop" not in state:
+        raise ConfigError(f"{path} holds a {state.get('model_name', 'non-resumable')} checkpoint, not {model_name}; resume the run it came from")
+    done = run.recorded_epochs()
+    if done and state["epoch"] < max(done):
+        raise ConfigError(
+            f"{path} is from epoch {state['epoch']}, but {run.metrics_path} already records epoch {max(done)}; "
+            "resume from the run folder (its _last.pt) so no epoch is recorded twice"
+        )
+    return state
+
+
+def check_can_continue(run, steps: int, epochs: int, total_steps: int) -> None:
+    """A finished run is only resumed to train longer."""
+    if steps >= total_steps and run.previous_status == "finished":
+        raise ConfigError(
+            f"the run already trained {steps} steps ({epochs} epochs), its full length; "
+            "raise trainer.max_epochs (or trainer.max_steps / trainer.min_steps) to continue it"
+        )

@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 from signlang.errors import user_message
 from signlang.files import atomic_write
+from signlang.training.checkpoint import save_checkpoint
 from signlang.training.provenance import provenance
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ METRICS_FILE = "metrics.csv"
 SUMMARY_FILE = "summary.json"
 ENV_FILE = "env.json"
 CHECKPOINT_DIR = "checkpoints"
+HYDRA_DIR = ".hydra"  # Hydra's record of the composed config (resumed sessions: .hydra/resumed_<time>/)
+CONFIG_FILE = "config.yaml"
 STATUSES = ("running", "finished", "failed", "interrupted")
 
 
@@ -97,6 +100,14 @@ class RunFolder:
     def checkpoint_path(self, model_name: str, which: str) -> Path:
         """``checkpoints/<ModelName>_<which>.pt`` with which = best | last."""
         return self.path / CHECKPOINT_DIR / f"{model_name}_{which}.pt"
+
+    def save_checkpoints(self, model_name: str, state: dict[str, Any], best: bool) -> None:
+        """``<Model>_last.pt`` after every epoch, and ``<Model>_best.pt`` when the epoch is the best."""
+        if not self.writer:
+            return
+        if best:
+            save_checkpoint(self.checkpoint_path(model_name, "best"), state)
+        save_checkpoint(self.checkpoint_path(model_name, "last"), state)
 
     def recorded_epochs(self) -> list[int]:
         """Epochs that already have a row in metrics.csv."""

@@ -24,7 +24,7 @@ def one_folder(tmp_path):
 
 
 def carved(root, **kw) -> NpzData:
-    options = dict(kind="keypoints", input_dim=156, num_gloss=10, num_cat=2, batch_size=8,
+    options = dict(kind="keypoints", num_gloss=10, num_cat=2, batch_size=8,
                    train_dir=str(root / "keypoints_train"), train_labels=str(root / "labels.csv"), val_split=0.2)  # fmt: skip
     return NpzData(**{**options, **kw})
 

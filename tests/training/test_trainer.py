@@ -102,13 +102,13 @@ def small_transformer():
     return SignTransformer(156, 6, 2, d_model=32, num_layers=1, num_heads=4, dim_feedforward=64)
 
 
-def fit_with(tmp_path, model=None, epochs=3, lr=3e-3, **trainer_options):
+def fit_with(tmp_path, model=None, epochs=3, lr=3e-3, data=None, **trainer_options):
     torch.manual_seed(0)
     trainer = Trainer(max_epochs=epochs, device="cpu", progress=False, **trainer_options)
     run = RunFolder(tmp_path / "run")
     summary = trainer.fit(
         model or small_transformer(),
-        tiny_synthetic(),
+        data or tiny_synthetic(),
         optimizer=functools.partial(torch.optim.AdamW, lr=lr),
         scheduler=cosine,
         run=run,
@@ -137,9 +137,10 @@ def test_amp_on_cpu_is_turned_off_with_one_warning(tmp_path, caplog):
     assert sum("trainer.amp=true needs CUDA" in r.message for r in caplog.records) == 1
 
 
-def test_loader_options_with_workers(tmp_path):
-    run, summary = fit_with(tmp_path, epochs=1, num_workers=2, prefetch_factor=3, pin_memory=False)
-    assert summary["epochs_completed"] == 1
+def test_loader_options_with_workers_repeat_the_in_process_numbers(tmp_path):
+    _, in_process = fit_with(tmp_path / "a", epochs=2)
+    _, workers = fit_with(tmp_path / "b", epochs=2, data=tiny_synthetic(num_workers=2, prefetch_factor=3, pin_memory=False))
+    assert workers["best"] == in_process["best"]
 
 
 class Diverging(nn.Module):
