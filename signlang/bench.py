@@ -143,6 +143,57 @@ def measure(
     }  # fmt: skip
 
 
+# (input width, hidden sizes) of the GRU stacks signlang builds: the reference IV3-GRU, the default
+# IV3-GRU, and the keypoint GRU (its 472 views: body, hands and their motion).
+GRU_SIZES = ((2048, (16, 12)), (2048, (512, 256)), (472, (192, 192)))
+
+
+def gru_comparison(batch: int = 32, steps: int = 80, repeats: int = 5, threads: int | None = None) -> list[dict]:
+    """Forward + backward of each GRU layer of the stacks above on CPU, ``nn.GRU`` against the
+    hand-written layer (``signlang.models.gru_layer``); best of ``repeats``, milliseconds."""
+    import torch
+
+    from signlang.models.gru_layer import gru_layer
+
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    rows = []
+    for width, hidden_sizes in GRU_SIZES:
+        for hidden in hidden_sizes:
+            gru = torch.nn.GRU(width, hidden, batch_first=True)
+            x = torch.randn(batch, steps, width, requires_grad=True)
+
+            def timed(run) -> float:
+                best = float("inf")
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    run().sum().backward()
+                    best = min(best, time.perf_counter() - start)
+                return 1000 * best
+
+            torch_ms = timed(lambda: gru(x)[0])
+            hand_ms = timed(lambda: gru_layer(gru, x))
+            rows.append({"input": width, "hidden": hidden, "nn_gru_ms": torch_ms, "hand_ms": hand_ms, "speedup": torch_ms / hand_ms})
+            width = hidden
+    return rows
+
+
+def report_gru(rows: list[dict], batch: int = 32, steps: int = 80) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from signlang.models.gru_layer import HAND_GRU_MAX_HIDDEN
+
+    table = Table(title=f"GRU layer on CPU, forward + backward, batch {batch}, {steps} frames: nn.GRU vs the hand-written backward")
+    for c in ("input", "hidden", "nn.GRU", "hand-written", "speed-up", "used on CPU"):
+        table.add_column(c, justify="right")
+    for r in rows:
+        used = "hand-written" if r["hidden"] <= HAND_GRU_MAX_HIDDEN else "nn.GRU"
+        table.add_row(str(r["input"]), str(r["hidden"]), f"{r['nn_gru_ms']:.1f} ms", f"{r['hand_ms']:.1f} ms", f"{r['speedup']:.2f}x", used)
+    Console(width=200).print(table)
+
+
 def run_child(config: dict) -> dict | None:
     """One configuration in a fresh process (so its peak RSS is its own); None, with the error shown, if it fails."""
     out = subprocess.run([sys.executable, "-m", "signlang.bench", "--child", json.dumps(config)], capture_output=True, text=True)
@@ -182,10 +233,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile", action="store_true", help="also measure torch.compile (memory cache)")
     parser.add_argument("--threads", type=int, help="torch threads per process (default: torch's choice)")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--gru-only", action="store_true", help="only the hand-written GRU vs nn.GRU comparison")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(measure(**json.loads(args.child))))  # noqa: T201 (child -> parent protocol)
+        return 0
+    if args.gru_only:
+        report_gru(gru_comparison(threads=args.threads))
         return 0
 
     tmp = None if args.data_dir else tempfile.TemporaryDirectory(prefix="signlang-bench-")
@@ -212,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:  # written as it goes: a long benchmark cut short keeps what it measured
             Path(args.json).write_text(json.dumps({"idle_torch_rss_mb": idle, "rows": rows}, indent=2))
     report(rows, idle)
+    report_gru(gru_comparison(threads=args.threads))
     if tmp:
         tmp.cleanup()
     return 0

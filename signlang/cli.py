@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     from signlang.errors import user_message
 
     argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[ConsoleHandler(console=Console(stderr=True), show_path=False, show_time=False)])
+    handler = ConsoleHandler(console=Console(stderr=True), show_path=False, show_time=False)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[handler], force=True)
     if not argv or argv[0] not in ("train", *COMMANDS):
         top_parser().parse_args(argv or ["--help"])
         return 2

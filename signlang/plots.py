@@ -11,6 +11,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from signlang.training.run_folder import METRICS_FILE
+
 log = logging.getLogger(__name__)
 
 PANELS = (
@@ -23,7 +25,7 @@ PANELS = (
 
 def read_metrics(run_dir: Path) -> dict[str, np.ndarray]:
     """metrics.csv of a run as columns; empty when the run has no complete epoch yet."""
-    path = Path(run_dir) / "metrics.csv"
+    path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         return {}
     with open(path, newline="") as f:

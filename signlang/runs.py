@@ -23,7 +23,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from signlang.training.run_folder import CHECKPOINT_DIR, METRICS_FILE, SUMMARY_FILE
+from signlang.training.run_folder import CHECKPOINT_DIR, HYDRA_DIR, METRICS_FILE, SUMMARY_FILE
 
 NOISE = ("paths.output_root", "hydra.", "trainer.progress")  # overrides that say nothing about the model
 METRICS = ("val_gloss", "val_cat", "test_gloss", "test_cat")
@@ -51,7 +51,7 @@ class RunRow:
 
 
 def is_run_folder(path: Path) -> bool:
-    return any((path / name).exists() for name in (SUMMARY_FILE, METRICS_FILE, CHECKPOINT_DIR, ".hydra"))
+    return any((path / name).exists() for name in (SUMMARY_FILE, METRICS_FILE, CHECKPOINT_DIR, HYDRA_DIR))
 
 
 def find_runs(root: Path) -> list[Path]:

@@ -56,6 +56,69 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300, env: dict |
     )
 
 
+def run_app(*args: str) -> subprocess.CompletedProcess:
+    """``python run.py <args>``, in this process: the same command-line handling, Hydra app, exit
+    statuses and console output as the script, without paying for a new interpreter (the tests
+    that are about the process itself, signals and torchrun, use :func:`run_cli`)."""
+    import contextlib
+    import io
+    import logging
+    import runpy
+
+    import torch
+    from hydra.core.global_hydra import GlobalHydra
+
+    out, err, argv, cwd = io.StringIO(), io.StringIO(), sys.argv, os.getcwd()
+    code: int | str | None = 0
+    os.environ.pop("HYDRA_FULL_ERROR", None)
+    try:
+        os.chdir(REPO)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                sys.argv = [str(REPO / "run.py"), *args]
+                runpy.run_path(str(REPO / "run.py"), run_name="__main__")  # as `signlang train` runs it
+            except SystemExit as exit_:
+                code = exit_.code
+    finally:
+        sys.argv = argv
+        os.chdir(cwd)
+        GlobalHydra.instance().clear()
+        torch.use_deterministic_algorithms(False)
+        root = logging.getLogger()
+        for handler in list(root.handlers):  # the run's console and run.log handlers
+            root.removeHandler(handler)
+            handler.close()
+    if isinstance(code, str):  # SystemExit("error: ...") prints its message and exits 1
+        err.write(code + "\n")
+        code = 1
+    return subprocess.CompletedProcess(["run.py", *args], code or 0, out.getvalue(), err.getvalue())
+
+
+def run_command(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``signlang <args>``, in this process (the command-line parsing, exit status and output of the
+    real command; ``test_the_commands_themselves`` runs the installed entry point once)."""
+    import contextlib
+    import io
+    import logging
+
+    from signlang.cli import main
+
+    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    try:
+        os.chdir(cwd or REPO)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        os.chdir(here)
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+    return subprocess.CompletedProcess(["signlang", *args], code or 0, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory) -> dict[str, Path]:
     """One short finished run on an .npz dataset with a test split and label names (shared by tests)."""
@@ -63,8 +126,8 @@ def trained_run(tmp_path_factory) -> dict[str, Path]:
     root = tiny_synthetic().export(base / "data")
     names = base / "names.csv"
     names.write_text("id,label,category\n" + "".join(f"{i},SIGN {i},{'HANDS' if i < 3 else 'FACE'}\n" for i in range(6)))
-    result = run_cli(
-        "run.py", "data=keypoints", f"data.root={root}", "data.num_gloss=6", "data.num_cat=2",
+    result = run_app(
+        "data=keypoints", f"data.root={root}", "data.num_gloss=6", "data.num_cat=2",
         "data.test_dir=${data.root}/keypoints_test", "data.test_labels=${data.root}/test_labels.csv",
         f"data.label_names={names}", "trainer.max_epochs=2", "trainer.min_steps=null", "model.d_model=32", "model.num_heads=4",
         "model.dim_feedforward=64", "model.num_layers=1", f"hydra.run.dir={base / 'run'}",

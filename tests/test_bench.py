@@ -1,17 +1,25 @@
-"""The benchmark runs end to end on a tiny dataset (its figures are for the README, not asserted)."""
+"""The benchmark runs end to end on a tiny dataset and its figures hang together (the figures
+themselves are for the README, not asserted)."""
 
 from __future__ import annotations
 
 import pytest
 
-from signlang.bench import measure
+from signlang.bench import GRU_SIZES, gru_comparison, measure
 
 
 @pytest.mark.parametrize("model,cache", [("transformer", "memory"), ("iv3_gru", "mmap"), ("iv3_gru", "none")])
-def test_measure_reports_every_figure(npz_root, model, cache):
+def test_measure_reports_consistent_figures(npz_root, model, cache):
     row = measure(model, cache, str(npz_root), num_gloss=6, num_cat=2)
-    for key in ("train_samples_per_s", "train_epoch_s", "epoch_s", "data_wait", "compute_s", "epoch_over_compute",
-                "padding_plain", "padding_bucketed", "peak_rss_mb", "data_mb"):  # fmt: skip
-        assert row[key] >= 0, key
-    assert row["padding_bucketed"] <= row["padding_plain"]
+    assert row["train_samples_per_s"] == pytest.approx(24 / row["train_epoch_s"])  # 24 training clips
+    assert row["epoch_s"] > row["train_epoch_s"] > 0 and row["compute_s"] > 0
+    assert row["epoch_over_compute"] == pytest.approx(row["train_epoch_s"] / row["compute_s"])
+    assert 0 <= row["data_wait"] < 1 and 0 <= row["padding_bucketed"] <= row["padding_plain"] < 1
+    assert row["peak_rss_mb"] >= row["rss_after_load_mb"] > 0 and row["data_mb"] > 0
     assert (row["workers"] >= 1) if cache == "none" else row["workers"] == 0
+
+
+def test_gru_comparison_covers_every_layer_signlang_builds():
+    rows = gru_comparison(batch=2, steps=5, repeats=1)
+    assert [(r["input"], r["hidden"]) for r in rows][::2] == [(w, h[0]) for w, h in GRU_SIZES]
+    assert all(r["nn_gru_ms"] > 0 and r["hand_ms"] > 0 and r["speedup"] == pytest.approx(r["nn_gru_ms"] / r["hand_ms"]) for r in rows)

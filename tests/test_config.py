@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -102,9 +103,18 @@ def test_smoke_experiment_serves_both_models(model):
 
 
 @pytest.mark.parametrize("transform", options("transform"))
-def test_every_transform_option_instantiates(transform):
+def test_every_transform_option_instantiates_and_runs(transform):
+    from signlang.data.transforms import Pipeline, Transform
+
+    from conftest import tiny_synthetic
+
     pipeline = instantiate(compose_config(f"transform={transform}").transform)
-    assert hasattr(pipeline, "normalize") and hasattr(pipeline, "augment")
+    assert isinstance(pipeline, Pipeline) and all(isinstance(t, Transform) for t in pipeline.normalize + pipeline.augment)
+    data = tiny_synthetic("features" if transform == "features" else "keypoints")
+    batch = data.split("train").batch(list(range(4)))
+    out = pipeline(batch, torch.Generator().manual_seed(0), train=True)
+    assert out.x.shape[0] == 4 and out.x.shape[2] == batch.x.shape[2] and torch.equal(out.gloss, batch.gloss)
+    assert bool(pipeline) == (not torch.equal(out.x, batch.x) if out.x.shape == batch.x.shape else True)
 
 
 def test_transform_and_recipe_follow_the_data():

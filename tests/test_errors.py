@@ -1,4 +1,5 @@
-"""Every mistake a user can make through run.py gives one short message, a non-zero exit, no traceback."""
+"""Every mistake a user can make through run.py gives one short message, a non-zero exit, no traceback
+(in-process, through the same Hydra app as the script)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import run_app
 
 
 def corrupt_clip(root: Path) -> None:
@@ -45,8 +46,7 @@ def test_data_and_config_mistakes(tmp_path, npz_root, case):
     damage, extra, message = CASES[case]
     if damage:
         damage(npz_root)
-    args = ["run.py", "data=keypoints", f"data.root={npz_root}", "data.num_gloss=6", "data.num_cat=2", f"paths.output_root={tmp_path}", *extra]
-    result = run_cli(*args)
+    result = run_app("data=keypoints", f"data.root={npz_root}", "data.num_gloss=6", "data.num_cat=2", f"paths.output_root={tmp_path}", *extra)
     out = result.stdout + result.stderr
     assert result.returncode == 2, out
     assert message in out and "Traceback" not in out
@@ -55,11 +55,12 @@ def test_data_and_config_mistakes(tmp_path, npz_root, case):
 def test_unwritable_output_root(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
-    result = run_cli("run.py", "experiment=smoke", f"paths.output_root={blocker}/sub")
+    result = run_app("experiment=smoke", f"paths.output_root={blocker}/sub")
     assert result.returncode != 0 and "set paths.output_root to a writable folder" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
 
 
-def test_debug_mode_shows_the_traceback(tmp_path):
-    result = run_cli("run.py", "data=keypoints", f"data.root={tmp_path}/none", f"paths.output_root={tmp_path}", env={"SIGNLANG_DEBUG": "1"})
+def test_debug_mode_shows_the_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("SIGNLANG_DEBUG", "1")
+    result = run_app("data=keypoints", f"data.root={tmp_path}/none", f"paths.output_root={tmp_path}")
     assert result.returncode != 0 and "Traceback" in result.stdout + result.stderr

@@ -8,7 +8,7 @@ import numpy as np
 
 from signlang.plots import plot_confusion, plot_runs, read_metrics
 
-from conftest import run_cli
+from conftest import run_command
 
 PNG = b"\x89PNG"
 
@@ -31,10 +31,10 @@ def test_overlay_skips_runs_without_epochs(trained_run, tmp_path):
 
 
 def test_cli(trained_run, tmp_path):
-    result = run_cli("-m", "signlang.cli", "plot", str(trained_run["run"]), "--out", str(tmp_path / "c.png"))
+    result = run_command("plot", str(trained_run["run"]), "--out", str(tmp_path / "c.png"))
     assert result.returncode == 0 and (tmp_path / "c.png").read_bytes()[:4] == PNG
     (tmp_path / "empty").mkdir()
-    result = run_cli("-m", "signlang.cli", "plot", str(tmp_path / "empty"), "--out", str(tmp_path / "d.png"))
+    result = run_command("plot", str(tmp_path / "empty"), "--out", str(tmp_path / "d.png"))
     assert result.returncode == 1 and "nothing to plot" in result.stdout + result.stderr and not (tmp_path / "d.png").exists()
 
 

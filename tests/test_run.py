@@ -1,4 +1,5 @@
-"""``python run.py`` end to end: run folders, sweeps, and clean errors (subprocesses, as a user runs it)."""
+"""``python run.py`` end to end: run folders, sweeps, and clean errors (in-process through the same Hydra
+app; one real subprocess per entry point proves the commands themselves)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from signlang.training.checkpoint import load_checkpoint
 from signlang.training.trainer import METRIC_COLUMNS
 
-from conftest import run_cli
+from conftest import run_app, run_cli
 
 TINY = ["trainer=smoke", "data.num_gloss=4", "data.num_cat=2", "data.train_per_gloss=3", "data.val_per_gloss=2",
         "data.test_per_gloss=1", "data.min_len=4", "data.max_len=8", "model.hidden_sizes=[8]"]  # fmt: skip
@@ -35,12 +36,12 @@ def check_run_folder(folder: Path, model_name: str) -> dict:
     return summary
 
 
-@pytest.mark.parametrize("model,name", [("transformer", "SignTransformer"), ("iv3_gru", "InceptionV3GRU")])
+@pytest.mark.parametrize("model,name", [("transformer", "SignTransformer"), ("gru", "SignGRU"), ("iv3_gru", "InceptionV3GRU")])
 def test_single_run_writes_a_complete_folder(tmp_path, model, name):
-    args = ["run.py", f"model={model}", "experiment=smoke", f"paths.output_root={tmp_path}"]
-    if model == "iv3_gru":
+    args = [f"model={model}", "experiment=smoke", f"paths.output_root={tmp_path}"]
+    if model != "transformer":
         args.append("model.hidden_sizes=[8]")
-    result = run_cli(*args)
+    result = run_app(*args)
     assert result.returncode == 0, result.stderr
     (folder,) = (tmp_path / "runs").iterdir()
     assert re.fullmatch(rf"\d{{4}}-\d\d-\d\d_\d\d-\d\d-\d\d_{model}_synthetic_[0-9a-f]{{4}}", folder.name)
@@ -50,7 +51,7 @@ def test_single_run_writes_a_complete_folder(tmp_path, model, name):
 
 
 def test_multirun_gives_one_complete_folder_per_job(tmp_path):
-    result = run_cli("run.py", "-m", "optim.lr=1e-3,1e-4", f"paths.output_root={tmp_path}", *TINY[:-1])
+    result = run_app("-m", "optim.lr=1e-3,1e-4", f"paths.output_root={tmp_path}", *TINY[:-1])
     assert result.returncode == 0, result.stderr
     (sweep,) = (tmp_path / "sweeps").iterdir()
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
@@ -60,7 +61,7 @@ def test_multirun_gives_one_complete_folder_per_job(tmp_path):
 
 
 def test_user_errors_exit_non_zero_with_one_message_and_no_traceback(tmp_path):
-    result = run_cli("run.py", "data=keypoints", f"data.root={tmp_path}/nowhere", f"paths.output_root={tmp_path}")
+    result = run_app("data=keypoints", f"data.root={tmp_path}/nowhere", f"paths.output_root={tmp_path}")
     out = result.stdout + result.stderr
     assert result.returncode == 2
     assert "data directory not found" in out and "Traceback" not in out
@@ -70,12 +71,12 @@ def test_user_errors_exit_non_zero_with_one_message_and_no_traceback(tmp_path):
 
 
 def test_model_data_mismatch_names_the_data_option(tmp_path, npz_root):
-    result = run_cli("run.py", "model=iv3_gru", "data=keypoints", f"data.root={npz_root}", f"paths.output_root={tmp_path}")
+    result = run_app("model=iv3_gru", "data=keypoints", f"data.root={npz_root}", f"paths.output_root={tmp_path}")
     assert result.returncode == 2 and "use data=features" in result.stdout + result.stderr
 
 
 def test_file_backed_data_trains(tmp_path, npz_root):
-    result = run_cli("run.py", "model=iv3_gru", "data=features", f"data.root={npz_root}", "data.num_gloss=6",
+    result = run_app("model=iv3_gru", "data=features", f"data.root={npz_root}", "data.num_gloss=6",
                      "data.num_cat=2", f"paths.output_root={tmp_path}", "trainer=smoke", "model.hidden_sizes=[8]")  # fmt: skip
     assert result.returncode == 0, result.stderr
     (folder,) = (tmp_path / "runs").iterdir()
@@ -84,17 +85,23 @@ def test_file_backed_data_trains(tmp_path, npz_root):
     assert summary["final"]["split"] == "val"  # no test split configured: says so
 
 
-def test_signlang_command(tmp_path):
-    assert run_cli("-m", "signlang.cli", "--version").stdout.startswith("signlang ")
-    result = run_cli("-m", "signlang.cli", "train", "experiment=smoke", f"paths.output_root={tmp_path}")
+def test_the_commands_themselves(tmp_path):
+    """The two entry points, as real processes: python run.py and signlang train."""
+    result = run_cli("run.py", "experiment=smoke", f"paths.output_root={tmp_path / 'script'}")
     assert result.returncode == 0, result.stderr
-    (folder,) = (tmp_path / "runs").iterdir()
+    (folder,) = (tmp_path / "script" / "runs").iterdir()
+    check_run_folder(folder, "SignTransformer")
+    assert str(folder) in result.stdout + result.stderr  # run folder printed
+    assert run_cli("-m", "signlang.cli", "--version").stdout.startswith("signlang ")
+    result = run_cli("-m", "signlang.cli", "train", "experiment=smoke", f"paths.output_root={tmp_path / 'cli'}")
+    assert result.returncode == 0, result.stderr
+    (folder,) = (tmp_path / "cli" / "runs").iterdir()
     check_run_folder(folder, "SignTransformer")
 
 
 def test_config_typos_exit_non_zero_without_traceback(tmp_path):
     for typo in ("trainer.max_epoc=1", "model=transfomer"):
-        result = run_cli("run.py", typo, f"paths.output_root={tmp_path}")
+        result = run_app(typo, f"paths.output_root={tmp_path}")
         out = result.stdout + result.stderr
         assert result.returncode != 0 and "Traceback" not in out
         assert typo.split("=")[0].split(".")[-1] in out or "transfomer" in out
@@ -102,11 +109,11 @@ def test_config_typos_exit_non_zero_without_traceback(tmp_path):
 
 def test_a_folder_that_holds_a_run_is_never_reused(tmp_path):
     folder = tmp_path / "fixed"
-    first = run_cli("run.py", "experiment=smoke", f"hydra.run.dir={folder}")
+    first = run_app("experiment=smoke", f"hydra.run.dir={folder}")
     assert first.returncode == 0, first.stderr
     (folder / ".hydra" / "overrides.yaml").write_text("- marker\n")
     before = (folder / "metrics.csv").read_bytes(), (folder / "summary.json").read_bytes()
-    second = run_cli("run.py", "experiment=smoke", f"hydra.run.dir={folder}")
+    second = run_app("experiment=smoke", f"hydra.run.dir={folder}")
     out = second.stdout + second.stderr
     assert second.returncode != 0 and "already holds a run" in out and "Traceback" not in out
     assert ((folder / "metrics.csv").read_bytes(), (folder / "summary.json").read_bytes()) == before
@@ -115,7 +122,7 @@ def test_a_folder_that_holds_a_run_is_never_reused(tmp_path):
 
 
 def test_a_failing_sweep_job_is_marked_and_the_others_still_run(tmp_path, npz_root):
-    result = run_cli("run.py", "-m", "data=keypoints", f"data.root={tmp_path}/nowhere,{npz_root}", "data.num_gloss=6",
+    result = run_app("-m", "data=keypoints", f"data.root={tmp_path}/nowhere,{npz_root}", "data.num_gloss=6",
                      "data.num_cat=2", f"paths.output_root={tmp_path}", "trainer=smoke")  # fmt: skip
     out = result.stdout + result.stderr
     assert result.returncode != 0 and "data directory not found" in out and "Traceback" not in out

@@ -93,10 +93,10 @@ def test_sweep_groups_ignore_the_seed(experiments):
 
 
 def test_cli_on_empty_and_missing_roots(tmp_path):
-    from conftest import run_cli
+    from conftest import run_command
 
     (tmp_path / "experiments").mkdir()
-    result = run_cli("-m", "signlang.cli", "runs", str(tmp_path / "experiments"))
+    result = run_command("runs", str(tmp_path / "experiments"))
     assert result.returncode == 0 and "no runs" in result.stdout
-    result = run_cli("-m", "signlang.cli", "runs", str(tmp_path / "missing"))
+    result = run_command("runs", str(tmp_path / "missing"))
     assert result.returncode == 1 and "is not a folder" in result.stdout

@@ -9,7 +9,7 @@ import pytest
 
 from signlang.sweeps import sweep_jobs
 
-from conftest import run_cli
+from conftest import run_app, run_cli, run_command
 
 TINY = ["trainer=smoke", "data.num_gloss=4", "data.num_cat=2", "data.train_per_gloss=3", "data.val_per_gloss=2",
         "data.test_per_gloss=1", "data.min_len=4", "data.max_len=8", "trainer.progress=false"]  # fmt: skip
@@ -20,6 +20,7 @@ def statuses(sweep):
 
 
 def test_submitit_local_two_job_sweep(tmp_path):
+    """A real process: submitit pickles the task function, which must come from an importable script."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     result = run_cli("run.py", "-m", "hydra/launcher=submitit_local", "optim.lr=1e-3,1e-4", f"paths.output_root={tmp_path}", *TINY)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -31,9 +32,9 @@ def test_submitit_local_two_job_sweep(tmp_path):
 def test_three_trial_optuna_search(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
     storage = f"sqlite:///{tmp_path}/study.db"
-    args = ["run.py", "-m", "hparams_search=optuna", "hydra.sweeper.n_trials=3", f"hydra.sweeper.storage={storage}",
+    args = ["-m", "hparams_search=optuna", "hydra.sweeper.n_trials=3", f"hydra.sweeper.storage={storage}",
             f"paths.output_root={tmp_path}", *TINY]  # fmt: skip
-    result = run_cli(*args)
+    result = run_app(*args)
     assert result.returncode == 0, result.stdout + result.stderr
     (sweep,) = (tmp_path / "sweeps").iterdir()
     assert statuses(sweep) == ["finished"] * 3
@@ -47,9 +48,9 @@ def test_three_trial_optuna_search(tmp_path):
 
 def test_a_failing_job_is_marked_the_others_finish_and_resume_sweep_relaunches_it(tmp_path, npz_root):
     later = tmp_path / "later"  # does not exist yet: job 0 fails
-    args = ["run.py", "-m", "data=keypoints", f"data.root={later},{npz_root}", "data.num_gloss=6", "data.num_cat=2",
+    args = ["-m", "data=keypoints", f"data.root={later},{npz_root}", "data.num_gloss=6", "data.num_cat=2",
             f"paths.output_root={tmp_path}", "trainer=smoke", "trainer.progress=false"]  # fmt: skip
-    result = run_cli(*args)
+    result = run_app(*args)
     out = result.stdout + result.stderr
     assert result.returncode != 0 and "data directory not found" in out and "Traceback" not in out
     assert "1 of 2 job(s) did not finish" in out
@@ -58,14 +59,14 @@ def test_a_failing_job_is_marked_the_others_finish_and_resume_sweep_relaunches_i
     jobs, _ = sweep_jobs(sweep)
     assert [j for j in jobs[0] if j.startswith("data.root")] == [f"data.root={later}"]
 
-    dry = run_cli("-m", "signlang.cli", "resume-sweep", str(sweep), "--dry-run")
+    dry = run_command("resume-sweep", str(sweep), "--dry-run")
     assert dry.returncode == 0 and "job 0" in dry.stdout and "job 1" not in dry.stdout
     shutil.copytree(npz_root, later)  # fix the cause, then re-launch what did not finish
     finished_before = (sweep / "1" / "metrics.csv").read_bytes()
-    result = run_cli("-m", "signlang.cli", "resume-sweep", str(sweep))
+    result = run_command("resume-sweep", str(sweep))
     assert result.returncode == 0, result.stdout + result.stderr
     assert statuses(sweep) == ["finished", "finished"]
     assert (sweep / "0" / "summary.attempt1.json").exists()  # the failed attempt's record is kept
     assert (sweep / "1" / "metrics.csv").read_bytes() == finished_before  # finished jobs are left alone
-    again = run_cli("-m", "signlang.cli", "resume-sweep", str(sweep))
+    again = run_command("resume-sweep", str(sweep))
     assert "nothing to do" in again.stdout

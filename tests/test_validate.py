@@ -7,7 +7,7 @@ import pytest
 
 from signlang.validate import main, validate
 
-from conftest import run_cli
+from conftest import run_command
 
 
 def messages(report) -> str:
@@ -82,9 +82,9 @@ def test_exit_codes_and_entry_points(npz_root, capsys):
     np.savez(sorted((npz_root / "keypoints_val").glob("*.npz"))[0], X=np.zeros((3, 7)))
     assert main([str(npz_root / "keypoints_val")]) == 1
     assert main([str(npz_root / "nowhere")]) == 1
-    result = run_cli("-m", "signlang.cli", "validate", str(npz_root / "keypoints_train"), "--labels", str(npz_root / "train_labels.csv"))
+    result = run_command("validate", str(npz_root / "keypoints_train"), "--labels", str(npz_root / "train_labels.csv"))
     assert result.returncode == 0 and "clean" in result.stdout
-    result = run_cli("-m", "signlang.validate", str(npz_root / "keypoints_val"))
+    result = run_command("validate", str(npz_root / "keypoints_val"))
     assert result.returncode == 1 and "width 7" in result.stdout
 
 

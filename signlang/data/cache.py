@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from signlang.data.clips import Batch, ClipSet
+from signlang.data.clips import Batch, ClipSet, pad_clips
 from signlang.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -188,13 +188,6 @@ class LazyClipSet:
     def batch(self, indices: Sequence[int]) -> Batch:
         """Read each clip's file again and pad the batch (what the reference loader does per item)."""
         idx = np.asarray(indices, dtype=np.int64)
-        lengths = self.lengths[idx]
-        x = np.zeros((len(idx), int(lengths.max()), self._width), dtype=np.float32)
-        mask = np.zeros((len(idx), int(lengths.max()), 78), dtype=bool) if self.with_mask else None
-        for row, i in enumerate(idx):
-            clip, m = self._read(self.paths[i])
-            x[row, : len(clip)] = clip
-            if mask is not None:
-                mask[row, : len(clip)] = m
-        valid = np.arange(x.shape[1])[None, :] < lengths[:, None]
+        read = [self._read(self.paths[i]) for i in idx]
+        x, valid, mask = pad_clips([np.asarray(c, dtype=np.float32) for c, _ in read], [m for _, m in read] if self.with_mask else None)
         return Batch.from_arrays(x, valid, idx, self, mask)

@@ -13,6 +13,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
+from signlang.data.layout import NUM_POINTS
+
 
 @dataclass
 class Batch:
@@ -61,12 +63,23 @@ class Batch:
 def pad_row_gather(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``buffer`` for clips starting at ``starts``: ``[B, max_len, ...]`` plus the valid mask.
 
-    Padding positions read the buffer's last row, which is all zeros (or False).
+    The one padding routine: padding positions read the buffer's last row, which is all zeros (or False).
     """
     steps = np.arange(int(lengths.max()), dtype=np.int64)
     valid = steps[None, :] < lengths[:, None]
     rows = np.where(valid, starts[:, None] + steps[None, :], len(buffer) - 1)
     return buffer[rows], valid
+
+
+def pad_clips(clips: Sequence[np.ndarray], masks: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Clips of different lengths as one zero-padded ``[B, max_len, D]`` array, the valid mask and the
+    padded point masks (``pad_row_gather`` over the clips laid end to end)."""
+    lengths = np.array([len(c) for c in clips], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    x, valid = pad_row_gather(np.concatenate([*clips, np.zeros_like(clips[0][:1])]), starts, lengths)
+    if masks is None:
+        return x, valid, None
+    return x, valid, pad_row_gather(np.concatenate([*masks, np.zeros_like(masks[0][:1])]), starts, lengths)[0]
 
 
 @dataclass
@@ -105,7 +118,7 @@ class ClipSet:
         make = out or (lambda name, shape, dt: np.zeros(shape, dtype=dt))
         buffer = make("x", (rows, width), dtype)
         buffer[-1] = 0
-        mask = make("mask", (rows, 78), bool) if with_mask else None
+        mask = make("mask", (rows, NUM_POINTS), bool) if with_mask else None
         if mask is not None:
             mask[-1] = False
         return offsets, buffer, mask

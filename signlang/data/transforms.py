@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from signlang.data.clips import Batch, ClipSet
+from signlang.data.clips import Batch, ClipSet, pad_clips
 from signlang.data.layout import FACE, LEFT_HAND, LEFT_SHOULDER, NUM_POINTS, RIGHT_HAND, RIGHT_SHOULDER
 from signlang.errors import ConfigError
 
@@ -361,14 +361,8 @@ class Pipeline:
 
 
 def repad(batch: Batch, clips: list[Clip]) -> Batch:
-    lengths = torch.tensor([len(c.x) for c in clips], dtype=torch.int64)
-    steps = int(lengths.max())
-    x = torch.zeros(len(clips), steps, clips[0].x.shape[1])
-    mask = None if clips[0].mask is None else torch.zeros(len(clips), steps, NUM_POINTS, dtype=torch.bool)
-    for i, c in enumerate(clips):
-        x[i, : len(c.x)] = c.x
-        if mask is not None:
-            mask[i, : len(c.x)] = c.mask
-    pad = torch.arange(steps)[None, :] >= lengths[:, None]
-    return Batch(x=x, pad_mask=pad, lengths=lengths, gloss=batch.gloss, cat=batch.cat, occluded=batch.occluded,
-                 index=batch.index, point_mask=mask)  # fmt: skip
+    """``batch`` with its clips replaced by ``clips`` (lengths may have changed), padded again."""
+    masks = None if clips[0].mask is None else [c.mask.numpy() for c in clips]
+    x, valid, mask = pad_clips([c.x.numpy() for c in clips], masks)
+    return Batch(x=torch.from_numpy(x), pad_mask=torch.from_numpy(~valid), lengths=torch.from_numpy(valid.sum(1)), gloss=batch.gloss,
+                 cat=batch.cat, occluded=batch.occluded, index=batch.index, point_mask=None if mask is None else torch.from_numpy(mask))  # fmt: skip

@@ -14,6 +14,11 @@ import torch
 from torch import nn
 
 
+# The hand-written layer wins on CPU up to this hidden size; above it, nn.GRU's fused kernels do
+# (measured by ``python -m signlang.bench``, which prints the comparison at the sizes signlang uses).
+HAND_GRU_MAX_HIDDEN = 64
+
+
 class _GRULayer(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh):  # x [B,T,I], h0 [B,H]

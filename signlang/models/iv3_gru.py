@@ -113,9 +113,8 @@ class InceptionV3GRU(nn.Module):
         if self.input_norm is None:
             return self.input_dropout(x.float())
         scale, shift = self.input_norm.affine()
-        p = self.input_dropout.p
-        if self.training and p > 0:
-            keep = (torch.rand(x.shape[0], 1, x.shape[2], device=x.device) >= p).float() * (1.0 / (1.0 - p))
+        keep = self.input_dropout.keep(x)
+        if keep is not None:
             scale, shift = scale * keep, shift * keep
         # One float32 copy (also of float16 storage), normalised in place: nothing here needs a gradient.
         return x.to(torch.float32, copy=True).mul_(scale).add_(shift)

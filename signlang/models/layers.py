@@ -41,11 +41,16 @@ class FeatureDropout(nn.Module):
         super().__init__()
         self.p = p
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def keep(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The scaled keep mask ``[B,1,D]`` for ``x [B,T,D]`` (None when nothing is dropped), for callers
+        that fold it into another multiply."""
         if not self.training or self.p == 0.0:
-            return x
-        keep = (torch.rand(x.shape[0], 1, x.shape[2], device=x.device) >= self.p).to(x.dtype)
-        return x * (keep * (1.0 / (1.0 - self.p)))
+            return None
+        return (torch.rand(x.shape[0], 1, x.shape[2], device=x.device) >= self.p).float() * (1.0 / (1.0 - self.p))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        keep = self.keep(x)
+        return x if keep is None else x * keep.to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -54,6 +54,11 @@ def _overrides(args: list[str]):
     return OverridesParser.create().parse_overrides([a for a in args if not a.startswith("-")])
 
 
+def _group(override) -> str:
+    """The name Hydra records a group choice under (``recipe@trainer`` for a group placed in a package)."""
+    return override.key_or_group + (f"@{override.package}" if override.package else "")
+
+
 def saved_choices(run_dir: Path) -> dict[str, str | None]:
     """The config-group choices the run was composed with, as Hydra recorded them (``.hydra/hydra.yaml``)."""
     hydra_file = run_dir / HYDRA_DIR / "hydra.yaml"
@@ -76,7 +81,7 @@ def launch_args(args: list[str]) -> list[str]:
     if not (Path(str(resume)).exists() and holds_run(run_dir)):
         raise ConfigError(f"trainer.resume={resume}: no run folder or checkpoint there; give a run folder or its checkpoints/<Model>_last.pt")
     choices = saved_choices(run_dir)
-    switched = {o.key_or_group: o.value() for o in _overrides(args) if o.key_or_group in choices}
+    switched = {_group(o): o.value() for o in _overrides(args) if _group(o) in choices}
     for group, value in switched.items():
         if str(value) != str(choices[group]):
             raise ConfigError(
@@ -103,7 +108,7 @@ def restore_config(cfg: DictConfig, run_dir: Path) -> DictConfig:
     groups = set(hydra.runtime.choices)
     for override in _overrides(list(hydra.overrides.task)):
         key = override.key_or_group
-        if key in groups or key.startswith("hydra") or key == RESUME_KEY:
+        if _group(override) in groups or key.startswith("hydra") or key == RESUME_KEY:
             continue  # groups are the run's own (launch_args refused any switch)
         if override.is_delete():
             raise ConfigError(f"cannot delete {key} when resuming")

@@ -12,7 +12,7 @@ from signlang.data.npz import load_split
 from signlang.data.split import content_hash, split_dataset
 from signlang.errors import ConfigError
 
-from conftest import run_cli
+from conftest import run_command
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_duplicates_across_splits_are_reported_as_leakage(flat, tmp_path):
     assert content_hash(folder / "c00.npz") == content_hash(folder / "c59.npz")
     found = result["leaks"] + result["duplicates"]
     assert any({f for f, _ in group} == {"c00", "c59"} for group in found)
-    cli = run_cli("-m", "signlang.cli", "split", str(folder), str(labels), "--out", str(tmp_path / "cli"), "--link")
+    cli = run_command("split", str(folder), str(labels), "--out", str(tmp_path / "cli"), "--link")
     assert ("leakage" in cli.stdout) == (cli.returncode == 1)
     assert (tmp_path / "cli" / "keypoints_train").is_dir()
 

@@ -18,7 +18,7 @@ from signlang.data.transforms import (
 from conftest import CONF, tiny_synthetic
 
 KEYPOINT_TRANSFORMS = [
-    ShoulderNormalize(), Flip(p=1.0), RandomAffine(), Speed(), RandomCrop(), FrameDropout(0.3), PointDropout(0.2, 0.5), GaussianNoise(0.02),
+    ShoulderNormalize(), Flip(p=1.0), RandomAffine(), Speed(), RandomCrop(0.5), FrameDropout(0.3), PointDropout(0.2, 0.5), GaussianNoise(0.02),
 ]  # fmt: skip
 TEMPORAL = (Speed, RandomCrop, FrameDropout)
 
@@ -49,6 +49,13 @@ def test_keypoint_transforms_keep_shapes_masks_and_dtype_and_repeat_under_a_seed
     if not isinstance(transform, TEMPORAL):
         assert a.x.shape == clip.x.shape
     assert len(a.x) >= 1
+    assert not same(a, clip), "the transform left the clip as it was"
+    if not isinstance(transform, (ShoulderNormalize, Flip)):  # the random ones depend on the seed
+        assert not same(transform(clip, torch.Generator().manual_seed(4)), a)
+
+
+def same(a: Clip, b: Clip) -> bool:
+    return a.x.shape == b.x.shape and torch.equal(a.x, b.x)
 
 
 def test_flip_is_an_involution_and_swaps_the_hands():
@@ -96,6 +103,7 @@ def test_feature_transforms(transform):
     b = transform(clip, torch.Generator().manual_seed(1))
     assert a.x.dtype == torch.float32 and a.x.shape[1] == 2048 and a.mask is None
     assert torch.equal(a.x, b.x)
+    assert not same(a, clip) and not same(transform(clip, torch.Generator().manual_seed(2)), a)
 
 
 def test_pipeline_pads_batches_again_and_only_augments_training_batches():

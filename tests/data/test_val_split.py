@@ -10,7 +10,7 @@ from signlang.data.npz import SPLIT_RECORD, NpzData
 from signlang.errors import ConfigError, DataError
 from signlang.evaluation.evaluate import load_run
 
-from conftest import compose_config, run_cli, tiny_synthetic
+from conftest import compose_config, run_app, tiny_synthetic
 
 
 @pytest.fixture
@@ -84,12 +84,12 @@ def test_resume_and_evaluate_see_the_split_training_used(one_folder, tmp_path):
         "trainer.progress=false", "trainer.min_steps=null",
     ]  # fmt: skip
     run = tmp_path / "run"
-    result = run_cli("run.py", *common, "trainer.max_epochs=1", f"hydra.run.dir={run}")
+    result = run_app(*common, "trainer.max_epochs=1", f"hydra.run.dir={run}")
     assert result.returncode == 0, result.stdout + result.stderr
     val = set(pd.read_csv(run / SPLIT_RECORD).query("split == 'val'")["file"])
     assert len(val) == 20
     assert set(load_run(run).data().split("val").names) == val
-    result = run_cli("run.py", f"trainer.resume={run}", "trainer.max_epochs=2")
+    result = run_app(f"trainer.resume={run}", "trainer.max_epochs=2")
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(pd.read_csv(run / SPLIT_RECORD).query("split == 'val'")["file"]) == val
 

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from conftest import run_cli
+from conftest import run_command
 
 
 def test_training_ends_with_a_report_on_test(trained_run):
@@ -37,19 +37,19 @@ def test_training_ends_with_a_report_on_test(trained_run):
 def test_evaluate_reproduces_the_numbers_training_wrote(trained_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(trained_run["run"], run)
-    result = run_cli("-m", "signlang.cli", "evaluate", str(run), cwd=tmp_path)  # another cwd: paths come from the run
+    result = run_command("evaluate", str(run), cwd=tmp_path)  # another cwd: paths come from the run
     assert result.returncode == 0, result.stdout + result.stderr
     again = json.loads((run / "eval" / "test_2" / "metrics.json").read_text())  # the original is kept
     original = json.loads((run / "eval" / "test" / "metrics.json").read_text())
     assert again == original
 
-    result = run_cli("-m", "signlang.cli", "evaluate", str(run), "--split", "val", "--checkpoint", "last")
+    result = run_command("evaluate", str(run), "--split", "val", "--checkpoint", "last")
     assert result.returncode == 0, result.stdout + result.stderr
     val_last = json.loads((run / "eval" / "val_last" / "metrics.json").read_text())
     assert val_last["checkpoint"] == "last" and val_last["split"] == "val_last" and val_last["clips"] == 12
 
     data = trained_run["data"]
-    result = run_cli("-m", "signlang.cli", "evaluate", str(run), "--data-dir", str(data / "keypoints_val"),
+    result = run_command("evaluate", str(run), "--data-dir", str(data / "keypoints_val"),
                      "--labels", str(data / "val_labels.csv"))  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     other = json.loads((run / "eval" / "keypoints_val" / "metrics.json").read_text())
@@ -58,10 +58,10 @@ def test_evaluate_reproduces_the_numbers_training_wrote(trained_run, tmp_path):
 
 
 def test_evaluate_errors_are_one_line(tmp_path, trained_run):
-    result = run_cli("-m", "signlang.cli", "evaluate", str(tmp_path / "nope"))
+    result = run_command("evaluate", str(tmp_path / "nope"))
     assert result.returncode == 2 and "run folder not found" in result.stderr + result.stdout
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = run_cli("-m", "signlang.cli", "evaluate", str(empty))
+    result = run_command("evaluate", str(empty))
     out = result.stderr + result.stdout
     assert result.returncode == 2 and "has no checkpoints" in out and "Traceback" not in out

@@ -8,7 +8,7 @@ import numpy as np
 
 from signlang.evaluation.predict import predict_files
 
-from conftest import run_cli
+from conftest import run_command
 
 
 def test_predict_returns_ranked_names_with_confidences(trained_run):
@@ -32,17 +32,17 @@ def test_predict_agrees_with_the_evaluation_report(trained_run):
 
 def test_cli_json_and_table(trained_run):
     file = str(sorted((trained_run["data"] / "keypoints_test").glob("*.npz"))[0])
-    result = run_cli("-m", "signlang.cli", "predict", str(trained_run["run"]), file, "--json", "--top-k", "2")
+    result = run_command("predict", str(trained_run["run"]), file, "--json", "--top-k", "2")
     assert result.returncode == 0, result.stderr
     parsed = json.loads(result.stdout)
     assert parsed[0]["file"] == file and len(parsed[0]["gloss"]) == 2
-    result = run_cli("-m", "signlang.cli", "predict", str(trained_run["run"]), file)
+    result = run_command("predict", str(trained_run["run"]), file)
     assert result.returncode == 0 and "SIGN" in result.stdout
 
 
 def test_shape_that_does_not_fit_the_model_is_a_clear_error(trained_run, tmp_path):
     bad = tmp_path / "features.npz"
     np.savez(bad, X=np.zeros((10, 2048), np.float32))
-    result = run_cli("-m", "signlang.cli", "predict", str(trained_run["run"]), str(bad))
+    result = run_command("predict", str(trained_run["run"]), str(bad))
     out = result.stdout + result.stderr
     assert result.returncode == 2 and "width 2048" in out and "reads keypoints" in out and "Traceback" not in out

@@ -13,7 +13,7 @@ from signlang.extract.occlusion import hand_over_face
 from signlang.extract.pipeline import LabelMap, Options, extract
 from signlang.validate import validate
 
-from conftest import SHARED, run_cli
+from conftest import SHARED, run_app, run_command
 
 pytest.importorskip("mediapipe")
 
@@ -83,14 +83,14 @@ def test_extracted_clips_train(extracted, tmp_path):
     labels.write_text("file,gloss,cat,occluded\nFOOTBALL.npz,0,0,0\nSOUP.npz,1,0,0\ntest_video.npz,2,1,1\n")
     for data in ("keypoints", "features"):
         model = "transformer" if data == "keypoints" else "iv3_gru"
-        result = run_cli("run.py", f"model={model}", f"data={data}", f"data.train_dir={out}", f"data.val_dir={out}",
+        result = run_app(f"model={model}", f"data={data}", f"data.train_dir={out}", f"data.val_dir={out}",
                          f"data.train_labels={labels}", f"data.val_labels={labels}", "data.num_gloss=3", "data.num_cat=2",
                          "trainer=smoke", f"paths.output_root={tmp_path / data}")  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_features_need_weights_or_an_explicit_random_flag(tmp_path):
-    result = run_cli("-m", "signlang.cli", "extract", str(tmp_path), "--out", str(tmp_path / "o"), "--features")
+    result = run_command("extract", str(tmp_path), "--out", str(tmp_path / "o"), "--features")
     assert result.returncode == 2 and "--iv3-weights" in result.stdout + result.stderr
 
 

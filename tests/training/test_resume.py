@@ -1,4 +1,5 @@
-"""Reproducible runs, exact resumes, and runs that stop cleanly on signals (subprocesses via run.py)."""
+"""Reproducible runs, exact resumes, and runs that stop cleanly on signals (signals on real processes;
+the rest in-process through the same Hydra app)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
-from signlang.training.checkpoint import load_checkpoint
+from signlang.training.checkpoint import load_checkpoint, save_checkpoint
 
-from conftest import REPO, run_cli
+from conftest import REPO, run_app
 
 TINY = ["data.num_gloss=4", "data.num_cat=2", "data.train_per_gloss=6", "data.val_per_gloss=3", "data.test_per_gloss=2",
         "data.min_len=4", "data.max_len=10", "model.d_model=32", "model.num_heads=4", "model.dim_feedforward=64",
@@ -32,7 +34,7 @@ def metrics(folder: Path) -> list[dict[str, str]]:
 
 
 def train(folder: Path, *extra: str) -> subprocess.CompletedProcess:
-    result = run_cli("run.py", *TINY, f"hydra.run.dir={folder}", *extra)
+    result = run_app(*TINY, f"hydra.run.dir={folder}", *extra)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -46,7 +48,7 @@ def test_same_seed_same_metrics_and_resume_matches_an_uninterrupted_run(tmp_path
     (tmp_path / "part" / ".hydra" / "config.yaml").touch()
     original_config = (tmp_path / "part" / ".hydra" / "config.yaml").read_text()
     # The resumed run needs none of the original overrides: it restores the run's own config.
-    result = run_cli("run.py", f"trainer.resume={tmp_path / 'part'}", "trainer.max_epochs=4")
+    result = run_app(f"trainer.resume={tmp_path / 'part'}", "trainer.max_epochs=4")
     assert result.returncode == 0, result.stdout + result.stderr
     assert metrics(tmp_path / "part") == metrics(tmp_path / "a")
     assert (tmp_path / "part" / ".hydra" / "config.yaml").read_text() == original_config
@@ -56,12 +58,22 @@ def test_same_seed_same_metrics_and_resume_matches_an_uninterrupted_run(tmp_path
     assert load_checkpoint(tmp_path / "part" / "checkpoints" / "SignTransformer_last.pt")["epoch"] == 4
 
 
+def test_a_resumed_session_records_the_config_it_ran_with(tmp_path):
+    train(tmp_path / "run", "trainer.max_epochs=1", "data.noise=0.01")  # a key the default composition has too
+    result = run_app(f"trainer.resume={tmp_path / 'run'}", "trainer.max_epochs=2", "data.min_len=5")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (session,) = (tmp_path / "run" / ".hydra").glob("resumed_*")
+    cfg = OmegaConf.load(session / "config.yaml")
+    assert (cfg.trainer.max_epochs, cfg.data.min_len, cfg.data.noise, cfg.model.d_model) == (2, 5, 0.01, 32)  # not the defaults
+    assert cfg.trainer.resume == str(tmp_path / "run")
+
+
 def test_a_run_measured_in_steps_ends_mid_epoch_and_resumes_exactly(tmp_path):
     steps = ["data.batch_size=8", "trainer.ema=0.9"]  # 24 training clips: 3 steps an epoch
     train(tmp_path / "whole", *steps, "trainer.max_steps=8")
     assert [int(r["step"]) for r in metrics(tmp_path / "whole")] == [3, 6, 8]
     train(tmp_path / "part", *steps, "trainer.max_steps=6")
-    result = run_cli("run.py", f"trainer.resume={tmp_path / 'part'}", "trainer.max_steps=8")
+    result = run_app(f"trainer.resume={tmp_path / 'part'}", "trainer.max_steps=8")
     assert result.returncode == 0, result.stdout + result.stderr
     assert metrics(tmp_path / "part") == metrics(tmp_path / "whole")
     assert json.loads((tmp_path / "part" / "summary.json").read_text())["steps_completed"] == 8
@@ -74,16 +86,17 @@ def test_seed_changes_the_numbers(tmp_path):
 
 
 def test_resume_refuses_what_it_cannot_continue(tmp_path):
-    result = run_cli("run.py", f"trainer.resume={tmp_path / 'missing'}", f"paths.output_root={tmp_path}")
+    result = run_app(f"trainer.resume={tmp_path / 'missing'}", f"paths.output_root={tmp_path}")
     assert result.returncode != 0 and "no run folder or checkpoint" in result.stderr and "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []  # nothing was created
 
     train(tmp_path / "run", "trainer.max_epochs=1")
-    result = run_cli("run.py", f"trainer.resume={tmp_path / 'run'}", "model=iv3_gru")
-    out = result.stdout + result.stderr
-    assert result.returncode == 2 and "cannot switch model=iv3_gru" in out and "Traceback" not in out
+    for switch in ("model=iv3_gru", "transform=none", "recipe@trainer=none", "experiment=smoke"):  # every group alike
+        result = run_app(f"trainer.resume={tmp_path / 'run'}", switch)
+        out = result.stdout + result.stderr
+        assert result.returncode == 2 and f"cannot switch {switch} when resuming" in out and "Traceback" not in out
 
-    result = run_cli("run.py", f"trainer.resume={tmp_path / 'run'}", "trainer.max_epochs=1")
+    result = run_app(f"trainer.resume={tmp_path / 'run'}", "trainer.max_epochs=1")
     assert result.returncode == 2 and "raise trainer.max_epochs" in result.stdout + result.stderr
 
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
@@ -91,12 +104,13 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path):
 
     ckpts = tmp_path / "run" / "checkpoints"
     (ckpts / "SignTransformer_last.pt").rename(ckpts / "InceptionV3GRU_last.pt")
-    result = run_cli("run.py", f"trainer.resume={tmp_path / 'run'}", "trainer.max_epochs=3")
+    result = run_app(f"trainer.resume={tmp_path / 'run'}", "trainer.max_epochs=3")
     assert result.returncode == 2 and "a checkpoint from a different model" in result.stdout + result.stderr
     assert len(metrics(tmp_path / "run")) == 1
 
 
 def start(folder: Path, *extra: str) -> subprocess.Popen:
+    """A real ``python run.py`` process, to send signals to."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [sys.executable, "run.py", *TINY, f"hydra.run.dir={folder}", *extra],
@@ -127,24 +141,38 @@ def test_a_signal_stops_cleanly_and_the_run_resumes_without_losing_an_epoch(tmp_
     last = load_checkpoint(folder / "checkpoints" / "SignTransformer_last.pt")
     assert last["epoch"] == done == summary["epochs_completed"]
 
-    result = run_cli("run.py", f"trainer.resume={folder}", f"trainer.max_epochs={done + 2}")
+    result = run_app(f"trainer.resume={folder}", f"trainer.max_epochs={done + 2}")
     assert result.returncode == 0, result.stdout + result.stderr
     assert [int(r["epoch"]) for r in metrics(folder)] == list(range(1, done + 3))
 
 
-def test_sigkill_mid_training_leaves_a_loadable_last_checkpoint(tmp_path):
-    folder = tmp_path / "run"
-    # The default 4-layer model writes ~38 MB checkpoints, so a kill often lands mid-save.
-    proc = start(folder, "trainer.max_epochs=200", "model.d_model=256", "model.num_heads=8", "model.dim_feedforward=1024")
-    wait_for_epochs(folder, 2, proc)
-    time.sleep(0.05)
+def test_sigkill_in_the_middle_of_a_save_leaves_the_previous_checkpoint(tmp_path):
+    """A process killed while a checkpoint is half written (the writer blocks there, so the kill always
+    lands mid-save): the previous file is intact, only a temp file is left."""
+    path = tmp_path / "SignTransformer_last.pt"
+    save_checkpoint(path, {"epoch": 1})
+    writing = tmp_path / "writing"
+    code = (
+        "import time\nfrom pathlib import Path\nfrom signlang.files import atomic_write\n"
+        "def write(f):\n    f.write(b'half a checkpoint'); f.flush(); Path(%r).touch(); time.sleep(60)\n"
+        "atomic_write(Path(%r), write)\n" % (str(writing), str(path))
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
+    deadline = time.time() + 60
+    while not writing.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    assert writing.exists(), "the writer never started"
     proc.kill()
-    proc.communicate(timeout=60)
-    last = load_checkpoint(folder / "checkpoints" / "SignTransformer_last.pt")
-    assert last["epoch"] >= 2
-    # resuming cleans up a temp file the kill may have left, and continues
-    result = run_cli("run.py", f"trainer.resume={folder}", f"trainer.max_epochs={last['epoch'] + 1}")
+    proc.wait(timeout=30)
+    assert load_checkpoint(path)["epoch"] == 1
+    assert len(list(tmp_path.glob(".SignTransformer_last.pt.*.tmp"))) == 1  # what the kill left behind
+
+
+def test_resuming_cleans_up_what_a_killed_save_left(tmp_path):
+    folder = tmp_path / "run"
+    train(folder, "trainer.max_epochs=1")
+    stale = folder / "checkpoints" / ".SignTransformer_last.pt.12345.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    result = run_app(f"trainer.resume={folder}", "trainer.max_epochs=2")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert not list((folder / "checkpoints").glob(".*.tmp"))
-    epochs = [int(r["epoch"]) for r in metrics(folder)]
-    assert epochs == list(range(1, last["epoch"] + 2))
+    assert not stale.exists() and [int(r["epoch"]) for r in metrics(folder)] == [1, 2]
