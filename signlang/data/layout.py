@@ -21,8 +21,9 @@ ORDER = "pose25,left_hand21,right_hand21,face11"
 NOSE, LEFT_SHOULDER, RIGHT_SHOULDER = 0, 11, 12
 LEFT_WRIST, RIGHT_WRIST = 15, 16
 
+FRAME_DIM = 299 * 299 * 3  # a video frame as data=frames stores it: 299x299 RGB, uint8
 # Width of the model input for each kind of data.
-INPUT_DIMS = {"keypoints": KEYPOINT_DIM, "features": FEATURE_DIM}
+INPUT_DIMS = {"keypoints": KEYPOINT_DIM, "features": FEATURE_DIM, "frames": FRAME_DIM}
 # The .npz array each kind is read from, and the one read instead when it is missing (an X that is
 # 2048 wide holds features, as some extraction pipelines write them).
 ARRAY_KEYS = {"keypoints": ("X", None), "features": ("X2048", "X")}

@@ -214,7 +214,7 @@ class SyntheticData(ClipData):
         seed: int = 0,
         **common,
     ) -> None:
-        kinds = {width: kind for kind, width in INPUT_DIMS.items()}
+        kinds = {INPUT_DIMS[kind]: kind for kind in ARRAY_KEYS}  # keypoints or features
         if input_dim not in kinds:
             raise ConfigError(f"synthetic data comes as keypoints (156 wide) or features (2048), not {input_dim}: check model.input_dim")
         super().__init__(kind=kinds[input_dim], num_gloss=num_gloss, num_cat=num_cat, **common)

@@ -18,7 +18,7 @@ from rich.table import Table
 from signlang.data.clips import ClipSet
 from signlang.data.layout import ARRAY_KEYS
 from signlang.data.npz import read_clip
-from signlang.errors import DataError
+from signlang.errors import ConfigError, DataError
 from signlang.evaluation.evaluate import load_run
 from signlang.evaluation.report import predict_probs
 from signlang.runtime import resolve_device
@@ -53,6 +53,8 @@ def predict_files(run_dir: str, files: list[str], top_k: int = 5, checkpoint: st
     dev = resolve_device(device)
     run = load_run(run_dir, checkpoint, dev)
     kind = run.model.input_kind
+    if kind not in ARRAY_KEYS:
+        raise ConfigError(f"this run's model reads {kind}; signlang predict takes .npz clips of keypoints or features")
     key, fallback = ARRAY_KEYS[kind]  # a run trained on .npz files reads them as it did (data.key)
     key, fallback = run.config.data.get("key", key), run.config.data.get("fallback_key", fallback)
     clips = read_inputs(files, kind, key, fallback)

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from signlang.errors import ConfigError
-from signlang.models.iv3_gru import inception_backbone
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
+from signlang.models.iv3_gru import inception_backbone, inception_input
 
 class InceptionFeatures:
     """Frames resized to 299x299, ImageNet-normalised, through InceptionV3 in batches.
@@ -31,15 +26,11 @@ class InceptionFeatures:
         self.net = inception_backbone(weights or False).eval().to(device)
         self.device = torch.device(device)
         self.batch_size = batch_size
-        self.mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
-        self.std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
 
     @torch.no_grad()
     def __call__(self, frames: list[np.ndarray]) -> np.ndarray:
         out = []
         for start in range(0, len(frames), self.batch_size):
             chunk = torch.from_numpy(np.stack(frames[start : start + self.batch_size])).to(self.device)
-            images = chunk.permute(0, 3, 1, 2).float() / 255.0
-            images = F.interpolate(images, size=(299, 299), mode="bilinear", antialias=True, align_corners=False)
-            out.append(self.net((images - self.mean) / self.std).float().cpu().numpy())
+            out.append(self.net(inception_input(chunk)).float().cpu().numpy())
         return np.concatenate(out).astype(np.float32)

@@ -16,6 +16,27 @@ from signlang.models.layers import Dropout, FeatureDropout
 log = logging.getLogger(__name__)
 
 BACKBONES = (None, "inception_v3")
+INCEPTION_SIZE = 299
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def inception_frames(images: torch.Tensor) -> torch.Tensor:
+    """RGB images ``[N,H,W,3]`` uint8 -> ``[N,299,299,3]`` uint8, resized with antialiasing (as stored
+    by ``data=frames`` and read by :func:`inception_input`)."""
+    if tuple(images.shape[1:3]) == (INCEPTION_SIZE, INCEPTION_SIZE):
+        return images
+    x = torch.nn.functional.interpolate(images.permute(0, 3, 1, 2).float(), size=(INCEPTION_SIZE, INCEPTION_SIZE),
+                                        mode="bilinear", antialias=True, align_corners=False)  # fmt: skip
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def inception_input(images: torch.Tensor) -> torch.Tensor:
+    """RGB images ``[N,H,W,3]`` uint8 -> what InceptionV3 reads: ``[N,3,299,299]`` float, ImageNet-normalised."""
+    x = inception_frames(images).permute(0, 3, 1, 2).float() / 255.0
+    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
 
 
 def inception_backbone(pretrained: str | bool | None) -> nn.Module:
@@ -91,9 +112,15 @@ class InceptionV3GRU(nn.Module):
         return self
 
     def _frame_features(self, frames: torch.Tensor, pad_mask: torch.Tensor) -> torch.Tensor:
-        """Run the backbone on real frames only and scatter the features back into ``[B,T,2048]``."""
+        """Run the backbone on real frames only and scatter the features back into ``[B,T,2048]``.
+
+        ``frames`` are ``[B,T,3,299,299]`` floats ready for InceptionV3, or the uint8 RGB frames
+        ``data=frames`` stores (``[B,T,299*299*3]``), normalised here."""
         keep = ~pad_mask
-        feats = self.backbone(frames[keep])
+        real = frames[keep]
+        if real.dtype == torch.uint8:
+            real = inception_input(real.view(-1, INCEPTION_SIZE, INCEPTION_SIZE, 3))
+        feats = self.backbone(real)
         out = feats.new_zeros(*pad_mask.shape, feats.shape[-1])
         out[keep] = feats
         return out

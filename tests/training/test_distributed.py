@@ -1,4 +1,5 @@
-"""torchrun with 2 CPU processes (gloo): one complete run folder, and the numbers of a single process."""
+"""torchrun with 2 CPU processes (gloo): one complete run folder, and the numbers of a single process
+(the single-process runs in-process)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from signlang.training.checkpoint import load_checkpoint
 
-from conftest import run_cli
+from conftest import run_app, run_cli
 
 # One batch per epoch (24 clips, batch 32) and no dropout: both ranks then see the same clips and
 # DDP's averaged gradient equals the single process's, so every number must agree.
@@ -25,7 +26,7 @@ def rows(folder: Path) -> list[dict[str, float]]:
 
 
 def test_two_gloo_processes_write_one_complete_folder_with_single_process_numbers(tmp_path):
-    single = run_cli("run.py", *TINY, f"paths.output_root={tmp_path / 'single'}")
+    single = run_app(*TINY, f"paths.output_root={tmp_path / 'single'}")
     assert single.returncode == 0, single.stdout + single.stderr
     result = run_cli("-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", "run.py", *TINY,
                      f"paths.output_root={tmp_path / 'ddp'}", timeout=300)  # fmt: skip
@@ -50,7 +51,7 @@ def test_two_gloo_processes_write_one_complete_folder_with_single_process_number
 def test_a_torchrun_run_resumes_under_torchrun_in_its_own_folder(tmp_path):
     """Resume works the same with 2 processes: same folder, rows appended, numbers of a single-process resume."""
     tiny = [*TINY[:-2], "trainer.max_epochs=1", "trainer.progress=false", "scheduler=none"]
-    single = run_cli("run.py", *tiny, f"paths.output_root={tmp_path / 'single'}")
+    single = run_app(*tiny, f"paths.output_root={tmp_path / 'single'}")
     assert single.returncode == 0, single.stdout + single.stderr
     ddp = ["-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", "run.py"]
     first = run_cli(*ddp, *tiny, f"paths.output_root={tmp_path / 'ddp'}", timeout=300)
@@ -61,7 +62,7 @@ def test_a_torchrun_run_resumes_under_torchrun_in_its_own_folder(tmp_path):
 
     again = run_cli(*ddp, f"trainer.resume={folder}", "trainer.max_epochs=2", timeout=300)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert run_cli("run.py", f"trainer.resume={single_folder}", "trainer.max_epochs=2").returncode == 0
+    assert run_app(f"trainer.resume={single_folder}", "trainer.max_epochs=2").returncode == 0
     assert list((tmp_path / "ddp" / "runs").iterdir()) == [folder]  # no new folder for either rank
     assert (folder / "metrics.csv").read_text().startswith(before)  # epoch 1 kept as it was
     assert len(list((folder / ".hydra").glob("resumed_*"))) == 1
