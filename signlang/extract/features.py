@@ -8,6 +8,7 @@ import torch
 from signlang.errors import ConfigError
 from signlang.models.iv3_gru import inception_backbone, inception_input
 
+
 class InceptionFeatures:
     """Frames resized to 299x299, ImageNet-normalised, through InceptionV3 in batches.
 

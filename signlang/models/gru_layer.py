@@ -13,7 +13,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
 # The hand-written layer wins on CPU up to this hidden size; above it, nn.GRU's fused kernels do
 # (measured by ``python -m signlang.bench``, which prints the comparison at the sizes signlang uses).
 HAND_GRU_MAX_HIDDEN = 64
