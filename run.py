@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from signlang.config import check_model_fits_data, register_resolvers
 from signlang.errors import exit_on_user_error, refuse_and_exit
 from signlang.evaluation.evaluate import evaluate_best
+from signlang.loggers import build_loggers, run_tags
 from signlang.plots import write_run_curves
 from signlang.runtime import seed_everything
 from signlang.training.distributed import init_distributed
@@ -34,6 +35,8 @@ def main(cfg: DictConfig) -> float:
     with run.recording():  # summary.json records failed / interrupted if anything below raises
         if cfg.trainer.resume:  # the run's own config, with this command's overrides on top
             cfg = restore_config(cfg, run.path)
+        config = OmegaConf.to_container(cfg, resolve=True)
+        run.attach(build_loggers(cfg.logger), config, run_tags(cfg), resumed=bool(cfg.trainer.resume))  # TensorBoard, MLflow
         seed_everything(cfg.trainer.seed, deterministic=cfg.trainer.deterministic)
         data = instantiate(cfg.data)
         data.bind_split(run.path, write=run.writer)  # a val split carved at load time: recorded once, reused on resume
@@ -42,7 +45,6 @@ def main(cfg: DictConfig) -> float:
         transform = instantiate(cfg.transform)  # normalise every clip, augment training batches
         trainer = instantiate(cfg.trainer)
         optimizer, scheduler = instantiate(cfg.optim), instantiate(cfg.scheduler)
-        config = OmegaConf.to_container(cfg, resolve=True)
         summary = trainer.fit(model, data, optimizer, scheduler, run, config=config, transform=transform, dist=dist)
         if dist.is_main:  # the test (else val) report, once, by rank 0
             final = evaluate_best(run.path, model, data, trainer.device, transform)

@@ -27,6 +27,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from signlang.config import CONF_DIR
 from signlang.errors import ConfigError
 from signlang.files import atomic_write
 from signlang.training.checkpoint import load_checkpoint
@@ -81,11 +82,12 @@ def launch_args(args: list[str]) -> list[str]:
     if not (Path(str(resume)).exists() and holds_run(run_dir)):
         raise ConfigError(f"trainer.resume={resume}: no run folder or checkpoint there; give a run folder or its checkpoints/<Model>_last.pt")
     choices = saved_choices(run_dir)
-    switched = {_group(o): o.value() for o in _overrides(args) if _group(o) in choices}
+    groups = set(choices) | {p.name for p in CONF_DIR.iterdir() if p.is_dir()}  # a list of options is not a recorded choice
+    switched = {_group(o): o.value() for o in _overrides(args) if _group(o) in groups}
     for group, value in switched.items():
-        if str(value) != str(choices[group]):
+        if str(value) != str(choices.get(group)):
             raise ConfigError(
-                f"cannot switch {group}={value} when resuming a run trained with {group}={choices[group]}; "
+                f"cannot switch {group}={value} when resuming a run trained with {group}={choices.get(group, 'its own choice')}; "
                 "start a new run instead"
             )
     own = [f"{group}={choice}" for group, choice in choices.items() if group not in switched and choice is not None]

@@ -46,6 +46,7 @@ class RunFolder:
         self.previous_status: str | None = None  # how the last session ended, when resuming
         self.session_started = True  # False while a resume is being checked: a refusal leaves the record alone
         self._overrides: list[str] = []
+        self.loggers: list = []  # experiment trackers mirroring this record (signlang.loggers)
 
     @classmethod
     def from_hydra(cls, resuming: bool = False, dist=None) -> "RunFolder":
@@ -116,8 +117,18 @@ class RunFolder:
         with open(self.metrics_path, newline="") as f:
             return [int(row["epoch"]) for row in csv.DictReader(f) if row.get("epoch", "").isdigit()]
 
+    def attach(self, loggers: list, config: dict[str, Any], tags: dict[str, str], resumed: bool = False) -> None:
+        """Start experiment trackers that mirror this run: each metrics.csv row goes to them as it is
+        written, and they finish with the run's final status (``set_status``)."""
+        if not self.writer:
+            return
+        for logger in loggers:
+            logger.start(self, config, tags, resumed)
+            self.loggers.append(logger)
+
     def append_metrics(self, row: dict[str, Any]) -> None:
-        """Append one epoch's row to metrics.csv (header on first write) and flush it to disk."""
+        """Append one epoch's row to metrics.csv (header on first write), flush it to disk, and pass it
+        on to the attached trackers."""
         if not self.writer:
             return
         new = not self.metrics_path.exists()
@@ -128,6 +139,7 @@ class RunFolder:
             writer.writerow(row)
             f.flush()
             os.fsync(f.fileno())
+        self._to_trackers("log_epoch", row)
 
     def append_missing_metrics(self, history: list[dict[str, Any]]) -> None:
         """Append rows a checkpoint holds but metrics.csv lacks (a crash between the two writes)."""
@@ -153,9 +165,24 @@ class RunFolder:
         return summary
 
     def set_status(self, status: str, **fields: Any) -> dict[str, Any]:
+        """Record the run's status; a final one (finished, failed, interrupted) also closes the trackers."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
-        return self.update_summary(status=status, **fields)
+        summary = self.update_summary(status=status, **fields)
+        if status != "running":
+            self._to_trackers("finish", self, status)
+            self.loggers = []
+        return summary
+
+    def _to_trackers(self, method: str, *args: Any) -> None:
+        """Call every attached tracker; one that fails (a server gone away) is reported and dropped, and
+        never costs the run its own record."""
+        for logger in list(self.loggers):
+            try:
+                getattr(logger, method)(*args)
+            except Exception as e:
+                log.warning("%s failed (%s: %s); the run goes on without it", type(logger).__name__, type(e).__name__, e)
+                self.loggers.remove(logger)
 
     @contextmanager
     def recording(self) -> Iterator["RunFolder"]:
