@@ -24,19 +24,9 @@ from signlang.data.clips import ClipSet
 from signlang.data.module import ClipData
 from signlang.data.npz import label_problems, read_label_table
 from signlang.errors import ConfigError, DataError, summarize
-from signlang.extract.video import VIDEO_SUFFIXES, find_videos, read_frames
+from signlang.extract.video import clip_id, find_videos, read_frames
 
 log = logging.getLogger(__name__)
-
-
-def video_key(name: str) -> str:
-    """A video's name as a clip id: its path below the data folder, without a video suffix, folders
-    joined by ``__`` (either separator accepted)."""
-    parts = str(name).strip().replace("\\", "/").split("/")
-    stem = parts[-1]
-    if Path(stem).suffix.lower() in VIDEO_SUFFIXES:
-        stem = stem[: -len(Path(stem).suffix)]
-    return "__".join([*parts[:-1], stem])
 
 
 class FrameData(ClipData):
@@ -87,11 +77,11 @@ class FrameData(ClipData):
         if not directory.is_dir():
             raise DataError(f"video folder not found: {directory}. Point data.*_dir at a folder of videos")
         raw = read_label_table(labels)
-        raw["file"] = raw["file"].map(video_key)
+        raw["file"] = raw["file"].map(clip_id)
         table, problems = label_problems(raw, labels, self.num_gloss, self.num_cat)
         if problems:
             raise DataError(summarize(problems, 3))
-        videos = {video_key(str(v.relative_to(directory))): v for v in find_videos(directory)}
+        videos = {clip_id(str(v.relative_to(directory))): v for v in find_videos(directory)}
         missing = [f for f in table["file"] if f not in videos]
         if missing:
             raise DataError(f"{labels} lists {len(missing)} video(s) not found in {directory}: {summarize(missing, sep=', ')}")

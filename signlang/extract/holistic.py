@@ -3,9 +3,50 @@ mapped to signlang's 78-point layout, with short gaps filled."""
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+import tempfile
+import warnings
+from contextlib import contextmanager
+
 import numpy as np
 
 from signlang.data.layout import FACE, FACE_MESH_INDICES, LEFT_HAND, NUM_POINTS, POSE, RIGHT_HAND
+
+
+# What MediaPipe's C++ code and TFLite print on every start (absl INFO/WARNING lines, TFLite's INFO),
+# straight to file descriptor 2, past Python's logging.
+NATIVE_NOISE = re.compile(r"^([IW]\d{4} |INFO: |WARNING: All log messages before absl::InitializeLog)")
+
+
+@contextmanager
+def native_logs_filtered():
+    """Route file descriptor 2 into a temp file while MediaPipe runs, then pass on only what is not
+    known noise: hundreds of absl and TFLite lines per run would bury the progress bar and the
+    summary, but an error or anything unexpected still reaches stderr."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = [line for line in capture.read().decode(errors="replace").splitlines() if line and not NATIVE_NOISE.match(line)]
+            if kept:  # to the descriptor itself, as they were written
+                os.write(2, ("\n".join(kept) + "\n").encode())
+
+
+def import_mediapipe():
+    """MediaPipe, without the protobuf deprecation warning its 0.10.x releases trigger on every frame."""
+    warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+    import mediapipe
+
+    return mediapipe
 
 
 class HolisticKeypoints:
@@ -21,11 +62,10 @@ class HolisticKeypoints:
         self.options = dict(min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence)
 
     def __call__(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        import mediapipe as mp
-
+        mp = import_mediapipe()
         points = np.zeros((len(frames), NUM_POINTS, 2), dtype=np.float32)
         mask = np.zeros((len(frames), NUM_POINTS), dtype=bool)
-        with mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=1, **self.options) as holistic:
+        with native_logs_filtered(), mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=1, **self.options) as holistic:
             for t, frame in enumerate(frames):
                 result = holistic.process(frame)
                 if result.pose_landmarks:

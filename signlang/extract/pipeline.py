@@ -31,7 +31,7 @@ from rich.table import Table
 from signlang import __version__
 from signlang.data.layout import FACE_MESH_INDICES, ORDER
 from signlang.errors import ConfigError, DataError, SignlangError
-from signlang.extract.video import VIDEO_SUFFIXES, find_videos, read_frames
+from signlang.extract.video import VIDEO_SUFFIXES, clip_id, find_videos, read_frames
 from signlang.files import atomic_write
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,8 @@ class Options:
 
 
 def clip_name(video: Path, src: Path) -> str:
-    """Output name: the video's path below ``src`` without suffix, folders joined by ``__``."""
-    relative = video.relative_to(src) if src.is_dir() else Path(video.name)
-    return "__".join(relative.with_suffix("").parts)
+    """Output name: the video's path below ``src`` without suffix, folders joined by ``__`` (``clip_id``)."""
+    return clip_id(video.relative_to(src) if src.is_dir() else video.name)
 
 
 @functools.lru_cache(maxsize=1)
@@ -65,44 +64,50 @@ def inception(weights: str | None, random_weights: bool):
     return InceptionFeatures(weights, random_weights)
 
 
-def extract_one(video: str, out: str, name: str, options: Options) -> dict[str, Any]:
-    """Extract one video; returns a record for the summary (never raises for a bad video)."""
-    from signlang.extract.holistic import HolisticKeypoints, fill_gaps
+def extract_arrays(video: Path, options: Options) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """One video's arrays (``X``, ``mask``, ``X2048``, ``timestamps_ms``) and its ``meta`` record; raises
+    for a video that cannot be read. ``signlang extract`` saves them; ``signlang predict`` feeds them on."""
+    from signlang.extract.holistic import HolisticKeypoints, fill_gaps, import_mediapipe
     from signlang.extract.occlusion import hand_over_face
 
+    frames, stamps, source_fps = read_frames(Path(video), options.fps)
+    arrays: dict[str, np.ndarray] = {"timestamps_ms": stamps}
+    meta: dict[str, Any] = {
+        "video": str(video), "source_fps": source_fps, "target_fps": options.fps, "frames": len(frames),
+        "order": ORDER, "pose_indices": list(range(25)), "face_indices": list(FACE_MESH_INDICES),
+        "signlang": __version__,
+    }  # fmt: skip
+    if options.keypoints:
+        x, mask = HolisticKeypoints(options.visibility)(frames)
+        x, mask, filled = fill_gaps(x, mask, options.max_gap)
+        occluded, share = hand_over_face(x, mask, options.occlusion_overlap, options.occlusion_frames)
+        arrays.update(X=x, mask=mask)
+        meta.update(
+            mediapipe=import_mediapipe().__version__, model_complexity=1, conf_thresh=options.visibility,
+            interpolation_max_gap=options.max_gap, interpolated_points=filled, occluded=occluded,
+            hand_over_face_share=round(share, 4), occlusion_overlap=options.occlusion_overlap,
+            occlusion_frames=options.occlusion_frames,
+        )  # fmt: skip
+    if options.features:
+        import torch
+
+        from signlang.models.iv3_gru import IMAGENET
+
+        arrays["X2048"] = inception(options.iv3_weights, options.random_weights)(frames)
+        meta.update(torch=torch.__version__, iv3_weights=options.iv3_weights or ("random" if options.random_weights else IMAGENET))
+    return arrays, meta
+
+
+def extract_one(video: str, out: str, name: str, options: Options) -> dict[str, Any]:
+    """Extract one video into ``<out>/<name>.npz``; returns a record for the summary (never raises for a bad video)."""
     started = time.perf_counter()
     target = Path(out) / f"{name}.npz"
     try:
-        frames, stamps, source_fps = read_frames(Path(video), options.fps)
-        arrays: dict[str, np.ndarray] = {"timestamps_ms": stamps}
-        meta: dict[str, Any] = {
-            "video": str(video), "source_fps": source_fps, "target_fps": options.fps, "frames": len(frames),
-            "order": ORDER, "pose_indices": list(range(25)), "face_indices": list(FACE_MESH_INDICES),
-            "signlang": __version__,
-        }  # fmt: skip
-        occluded = 0
-        if options.keypoints:
-            import mediapipe
-
-            x, mask = HolisticKeypoints(options.visibility)(frames)
-            x, mask, filled = fill_gaps(x, mask, options.max_gap)
-            occluded, share = hand_over_face(x, mask, options.occlusion_overlap, options.occlusion_frames)
-            arrays.update(X=x, mask=mask)
-            meta.update(
-                mediapipe=mediapipe.__version__, model_complexity=1, conf_thresh=options.visibility,
-                interpolation_max_gap=options.max_gap, interpolated_points=filled, occluded=occluded,
-                hand_over_face_share=round(share, 4), occlusion_overlap=options.occlusion_overlap,
-                occlusion_frames=options.occlusion_frames,
-            )  # fmt: skip
-        if options.features:
-            import torch
-
-            arrays["X2048"] = inception(options.iv3_weights, options.random_weights)(frames)
-            meta.update(torch=torch.__version__, iv3_weights=options.iv3_weights or "random")
+        arrays, meta = extract_arrays(Path(video), options)
         arrays["meta"] = np.array(json.dumps(meta))
         atomic_write(target, lambda f: np.savez_compressed(f, **arrays))  # an interrupted run leaves no half file
-        return {"video": video, "file": target.name, "status": "extracted", "frames": len(frames), "occluded": occluded,
-                "seconds": time.perf_counter() - started}  # fmt: skip
+        return {"video": video, "file": target.name, "status": "extracted", "frames": meta["frames"],
+                "occluded": meta.get("occluded", 0), "seconds": time.perf_counter() - started}  # fmt: skip
     except SignlangError as e:
         return {"video": video, "file": target.name, "status": "failed", "error": str(e)}
     except Exception as e:  # a decoder or model crash on one video must not end the batch
@@ -127,20 +132,23 @@ def previous_record(target: Path) -> dict[str, Any]:
 
 
 class LabelMap:
-    """``--labels``: a CSV ``file,gloss,cat`` (file with or without suffix), or a regular expression
-    with named groups ``gloss`` and ``cat`` searched in each clip's name (folders joined by ``__``)."""
+    """``--labels``: a labels CSV, or a regular expression with named groups ``gloss`` and ``cat``
+    searched in each clip's name (folders joined by ``__``).
 
-    def __init__(self, spec: str | None) -> None:
+    A CSV is read in the dataset's own form: ``columns`` maps signlang's ``file``, ``gloss`` and
+    ``cat`` to its column names (``--label-columns file=vid_path,gloss=id_label,cat=category``);
+    ``file`` is a video's path relative to the extracted folder (or any folder above it), with or
+    without its suffix, with either separator; gloss and category are ids, or names resolved through
+    a names CSV ``id,label,category`` (``--label-names``, the form ``data.label_names`` reads).
+    """
+
+    def __init__(self, spec: str | None, columns: str | None = None, names: str | None = None) -> None:
         self.table: dict[str, tuple[str, str]] | None = None
         self.pattern: re.Pattern | None = None
         if not spec:
             return
         if Path(spec).is_file():
-            with open(spec, newline="") as f:
-                rows = list(csv.DictReader(f))
-            if not rows or not {"file", "gloss", "cat"} <= set(rows[0]):
-                raise ConfigError(f"--labels {spec}: needs columns file,gloss,cat")
-            self.table = {Path(r["file"].strip()).stem: (r["gloss"].strip(), r["cat"].strip()) for r in rows}
+            self.table = self._read_table(Path(spec), self._columns(columns), names)
         else:
             try:
                 self.pattern = re.compile(spec)
@@ -149,9 +157,55 @@ class LabelMap:
             if not {"gloss", "cat"} <= set(self.pattern.groupindex):
                 raise ConfigError("--labels pattern needs named groups (?P<gloss>...) and (?P<cat>...)")
 
+    @staticmethod
+    def _columns(spec: str | None) -> dict[str, str]:
+        mapping = {"file": "file", "gloss": "gloss", "cat": "cat"}
+        for item in (spec or "").split(","):
+            if not item.strip():
+                continue
+            ours, _, theirs = item.partition("=")
+            if ours.strip() not in mapping or not theirs.strip():
+                raise ConfigError(f"--label-columns {spec!r}: give file=COLUMN,gloss=COLUMN,cat=COLUMN")
+            mapping[ours.strip()] = theirs.strip()
+        return mapping
+
+    @staticmethod
+    def _read_table(path: Path, columns: dict[str, str], names: str | None) -> dict[str, tuple[str, str]]:
+        import pandas as pd
+
+        from signlang.data.labels import name_ids
+
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        table.columns = [str(c).strip() for c in table.columns]
+        missing = [c for c in columns.values() if c not in table.columns]
+        if missing:
+            raise ConfigError(f"--labels {path}: no column(s) {', '.join(missing)} (it has {', '.join(table.columns)}); "
+                              "name them with --label-columns file=...,gloss=...,cat=...")  # fmt: skip
+        glosses, categories = name_ids(names) if names else ({}, {})
+
+        def ids(values, known: dict[str, int], what: str) -> list[str]:
+            out = []
+            for value in values.str.strip():
+                if value == "" or value.lstrip("-").isdigit():
+                    out.append(value)
+                elif value in known:
+                    out.append(str(known[value]))
+                else:
+                    where = f"not in {names}" if names else "a name: give --label-names with id,label,category"
+                    raise ConfigError(f"--labels {path}: {what} {value!r} is {where}")
+            return out
+
+        files = [clip_id(f) for f in table[columns["file"]]]
+        return dict(zip(files, zip(ids(table[columns["gloss"]], glosses, "gloss"), ids(table[columns["cat"]], categories, "category"))))
+
     def __call__(self, name: str) -> tuple[str, str]:
         if self.table is not None:
-            return self.table.get(name, ("", ""))
+            if name in self.table:
+                return self.table[name]
+            for key, value in self.table.items():  # the CSV's paths start higher (or lower) than the extracted folder
+                if key.endswith("__" + name) or name.endswith("__" + key):
+                    return value
+            return "", ""
         if self.pattern is not None:
             m = self.pattern.search(name)
             return (m["gloss"], m["cat"]) if m else ("", "")
@@ -173,16 +227,17 @@ def write_labels(out: Path, records: list[dict[str, Any]], labels: LabelMap) -> 
     return path
 
 
-def extract(src: Path, out: Path, options: Options, workers: int = 1, labels: str | None = None, console: Console | None = None) -> list[dict[str, Any]]:
+def extract(src: Path, out: Path, options: Options, workers: int = 1, labels: str | LabelMap | None = None,
+            console: Console | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """Extract every video of ``src`` into ``out``; returns one record per video."""
     console = console or Console(stderr=True)
-    label_map = LabelMap(labels)
+    label_map = labels if isinstance(labels, LabelMap) else LabelMap(labels)
     if not (options.keypoints or options.features):
         raise ConfigError("nothing to extract: give --keypoints and/or --features")
     if options.features and not (options.iv3_weights or options.random_weights):
-        from signlang.extract.features import InceptionFeatures
+        from signlang.models.iv3_gru import IMAGENET, inception_backbone
 
-        InceptionFeatures(options.iv3_weights, options.random_weights)  # raises the clear message
+        inception_backbone(IMAGENET)  # ImageNet weights in torch's cache (or downloaded now), else one clear message
     if options.iv3_weights and not Path(options.iv3_weights).is_file():
         raise ConfigError(f"--iv3-weights {options.iv3_weights}: no such file")
     videos = find_videos(src)
@@ -201,14 +256,11 @@ def extract(src: Path, out: Path, options: Options, workers: int = 1, labels: st
     columns = (TextColumn("[bold]extract"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[last]}"))
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("extract", total=len(todo), last="")
-        if workers > 1 and len(todo) > 1:
-            with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
-                for future in as_completed([pool.submit(extract_one, *job) for job in todo]):
-                    records.append(future.result())
-                    progress.update(task, advance=1, last=records[-1]["file"])
-        else:
-            for job in todo:
-                records.append(extract_one(*job))
+        # Always in worker processes, even one: MediaPipe's native logging is filtered per process
+        # (signlang.extract.holistic), away from the progress bar this process draws.
+        with ProcessPoolExecutor(max_workers=max(1, min(workers, len(todo))), initializer=_init_worker) as pool:
+            for future in as_completed([pool.submit(extract_one, *job) for job in todo]):
+                records.append(future.result())
                 progress.update(task, advance=1, last=records[-1]["file"])
     labels_path = write_labels(out, records, label_map)
     summarize(records, out, labels_path, time.perf_counter() - started, console)
@@ -241,10 +293,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1, help="videos processed in parallel")
     parser.add_argument("--max-gap", type=int, default=5, help="fill missing points across gaps of at most this many frames")
     parser.add_argument("--visibility", type=float, default=0.5, help="pose points below this visibility count as missing")
-    parser.add_argument("--iv3-weights", help="local torchvision inception_v3 state dict (for --features)")
+    parser.add_argument("--iv3-weights", help="a local inception_v3 state dict for --features (default: torchvision's ImageNet weights, cached)")
     parser.add_argument("--random-weights", action="store_true", help="random InceptionV3 weights (tests only)")
     parser.add_argument("--overwrite", action="store_true", help="extract again clips that already exist")
-    parser.add_argument("--labels", help="CSV file,gloss,cat or a regex with (?P<gloss>..) and (?P<cat>..) on clip names")
+    parser.add_argument("--labels", help="a labels CSV (file,gloss,cat, or see --label-columns), or a regex with (?P<gloss>..) and (?P<cat>..) on clip names")
+    parser.add_argument("--label-columns", help="the CSV's own columns, e.g. file=vid_path,gloss=id_label,cat=category")
+    parser.add_argument("--label-names", help="a names CSV id,label,category: gloss and category given by name become ids")
     parser.add_argument("--occlusion-overlap", type=float, default=0.3, help="hand box covering this share of the face box: an occluded frame")
     parser.add_argument("--occlusion-frames", type=float, default=0.1, help="share of occluded frames that makes a clip occluded")
     return parser
@@ -256,5 +310,6 @@ def run_extract(args: argparse.Namespace) -> int:
         visibility=args.visibility, iv3_weights=args.iv3_weights, random_weights=args.random_weights, overwrite=args.overwrite,
         occlusion_overlap=args.occlusion_overlap, occlusion_frames=args.occlusion_frames,
     )  # fmt: skip
-    records = extract(Path(args.src), Path(args.out), options, max(1, args.workers), args.labels)
+    labels = LabelMap(args.labels, args.label_columns, args.label_names)
+    records = extract(Path(args.src), Path(args.out), options, max(1, args.workers), labels)
     return 1 if any(r["status"] == "failed" for r in records) and not any(r["status"] != "failed" for r in records) else 0

@@ -15,6 +15,16 @@ class VideoError(DataError):
     """A video that cannot be opened or decoded."""
 
 
+def clip_id(path: str | Path) -> str:
+    """A video's clip name: its path below the data folder without the video suffix, folders joined by
+    ``__`` (``clips/17/6.MOV``, ``clips\\17\\6.mov`` and ``clips__17__6`` are one clip)."""
+    parts = [p for p in str(path).strip().replace("\\", "/").split("/") if p]
+    stem = parts[-1]
+    if Path(stem).suffix.lower() in VIDEO_SUFFIXES:
+        stem = stem[: -len(Path(stem).suffix)]
+    return "__".join([*parts[:-1], stem])
+
+
 def find_videos(src: Path) -> list[Path]:
     """``src`` itself, or every video below it (sorted)."""
     if src.is_file():

@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from signlang.data.frames import FrameData, video_key
+from signlang.data.frames import FrameData
 from signlang.data.layout import FRAME_DIM
 from signlang.errors import DataError
+from signlang.extract.video import clip_id
 
 from conftest import run_app
 
@@ -22,7 +23,7 @@ def videos(shared_data, tmp_path):
 
 
 def test_video_names_match_with_or_without_suffix_and_either_separator():
-    assert video_key("clips\\17\\6.MOV") == video_key("clips/17/6.mov") == video_key("clips__17__6") == "clips__17__6"
+    assert clip_id("clips\\17\\6.MOV") == clip_id("clips/17/6.mov") == clip_id("clips__17__6") == "clips__17__6"
 
 
 def test_videos_become_uint8_frames_at_the_chosen_rate(videos):

@@ -89,9 +89,21 @@ def test_extracted_clips_train(extracted, tmp_path):
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_features_need_weights_or_an_explicit_random_flag(tmp_path):
-    result = run_command("extract", str(tmp_path), "--out", str(tmp_path / "o"), "--features")
-    assert result.returncode == 2 and "--iv3-weights" in result.stdout + result.stderr
+def test_features_offline_without_cached_weights_say_where_to_put_them(tmp_path, monkeypatch):
+    import urllib.error
+
+    import torch
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    def offline(url, *args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    result = run_command("extract", str(SHARED / "videos" / "SOUP.mp4"), "--out", str(tmp_path / "o"), "--features")
+    out = result.stdout + result.stderr
+    assert result.returncode == 2 and "Traceback" not in out
+    assert str(tmp_path / "torch" / "hub" / "checkpoints" / "inception_v3_google-0cc3c7bd.pth") in out and "--iv3-weights" in out
 
 
 def test_gap_filling_and_occlusion_flag():
@@ -120,3 +132,19 @@ def test_label_map_from_csv(tmp_path):
     csv.write_text("file,gloss,cat\nclip_a.mp4,3,1\n")
     labels = LabelMap(str(csv))
     assert labels("clip_a") == ("3", "1") and labels("other") == ("", "")
+
+
+def test_the_console_shows_progress_and_summary_and_nothing_from_mediapipe(tmp_path, capfd):
+    import io
+
+    from rich.console import Console
+
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+    records = extract(SHARED / "videos", tmp_path / "out", Options(keypoints=True, fps=10.0), workers=2, console=console)
+    assert all(r["status"] == "extracted" for r in records)
+    shown = screen.getvalue()
+    assert "extract" in shown and "3/3" in shown and "signlang extract ->" in shown  # the bar, then the summary
+    native = capfd.readouterr()  # what went straight to the file descriptors, past Python
+    noise = ("W0000", "inference_feedback_manager", "TensorFlow Lite", "absl::InitializeLog", "GetPrototype", "protobuf")
+    assert not [line for line in (native.err + native.out).splitlines() if any(n in line for n in noise)]

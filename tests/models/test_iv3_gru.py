@@ -8,6 +8,7 @@ from torchvision.models import inception_v3
 
 from signlang.errors import ConfigError
 from signlang.models import InceptionV3GRU
+from signlang.models.iv3_gru import imagenet_weights_file, inception_backbone
 
 from test_transformer import batch, losses_on_a_fixed_batch
 
@@ -51,6 +52,37 @@ def test_backbone_reads_frames_with_local_weights(tmp_path):
     with torch.no_grad():
         g, c = model(frames, pad)
     assert g.shape == (1, 5) and c.shape == (1, 2)
+
+
+def test_imagenet_weights_come_from_torchs_cache_the_torchvision_way(tmp_path, monkeypatch):
+    """``model.pretrained=true``: torchvision's weights API, read from torch's hub cache (no network
+    here: the file is put where torchvision would have downloaded it)."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    cached = imagenet_weights_file()
+    assert cached == tmp_path / "hub" / "checkpoints" / "inception_v3_google-0cc3c7bd.pth"
+    cached.parent.mkdir(parents=True)
+    torch.manual_seed(1)
+    saved = inception_v3(weights=None, aux_logits=True, init_weights=False)  # as torchvision publishes it
+    torch.save(saved.state_dict(), cached)
+    net = inception_backbone(True)
+    assert net.transform_input and torch.equal(net.Conv2d_1a_3x3.conv.weight, saved.Conv2d_1a_3x3.conv.weight)
+    model = InceptionV3GRU(**SMALL, backbone="inception_v3", pretrained=True)
+    assert torch.equal(model.backbone.Mixed_7c.branch1x1.conv.weight, saved.Mixed_7c.branch1x1.conv.weight)
+
+
+def test_imagenet_weights_offline_and_not_cached_say_where_to_put_them(tmp_path, monkeypatch):
+    import urllib.error
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+
+    def offline(url, *args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(ConfigError) as refused:
+        InceptionV3GRU(**SMALL, backbone="inception_v3", pretrained=True)
+    message = str(refused.value)
+    assert str(imagenet_weights_file()) in message and "download.pytorch.org" in message and "model.pretrained=FILE" in message
 
 
 def test_missing_backbone_weights_are_a_config_error(tmp_path):
