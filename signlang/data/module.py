@@ -78,6 +78,11 @@ class ClipData:
     def _load_split(self, name: str) -> ClipSet:
         raise NotImplementedError
 
+    def extraction(self) -> dict | None:
+        """How the clips were extracted from videos (``signlang extract``'s settings), so a video can be
+        turned into the same kind of clip at prediction time; None when unknown."""
+        return None
+
     def bind_split(self, folder, write: bool = True) -> None:
         """Share how the splits were made with run ``folder`` (see NpzData: a carved val split); a
         dataset whose splits are fixed has nothing to record."""

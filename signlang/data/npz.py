@@ -6,6 +6,7 @@ a training run should never start on data it would silently misread.
 
 from __future__ import annotations
 
+import json
 import logging
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -165,11 +166,17 @@ def read_clip(path: Path, kind: str, key: str, fallback_key: str | None = None) 
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
         raise DataError(f"{path.name}: unreadable, corrupt or truncated .npz ({type(e).__name__}: {e}); re-extract it") from None
 
+    return check_arrays(path, kind, use, x, mask)
+
+
+def check_arrays(path: Path, kind: str, key: str, x: np.ndarray, mask: np.ndarray | None) -> ClipArrays:
+    """A clip's model input (``key``) and mask, checked: the width ``kind`` needs, finite, a mask that fits."""
+    width = INPUT_DIMS[kind]
     if x.ndim == 2 and x.shape[1] != width:
         other = next((k for k, w in INPUT_DIMS.items() if k != kind and w == x.shape[1]), None)
         hint = f"these look like {other}: use {OTHER_DATA[kind]}" if other else "check data.key and the extraction"
-        raise DataError(f"{path.name}: {use!r} has width {x.shape[1]}, but data={kind} needs {width}; {hint}")
-    problems = array_problems(path, use, x, width)
+        raise DataError(f"{path.name}: {key!r} has width {x.shape[1]}, but data={kind} needs {width}; {hint}")
+    problems = array_problems(path, key, x, width)
     if problems:
         raise DataError(problems[0])
     if mask is not None:
@@ -366,6 +373,21 @@ class NpzData(ClipData):
             return self.load(directory, labels, only=table.loc[table["split"] == name, "file"])
         directory, labels = self.paths[name]
         return self.load(directory, labels)
+
+    def extraction(self) -> dict | None:
+        """The extraction settings the first training clip records in its ``meta`` (frame rate,
+        MediaPipe settings, gap filling, InceptionV3 weights), or None for clips without them."""
+        directory, _ = self.paths["train"]
+        first = Path(directory) / f"{self.split('train').names[0]}.npz"
+        try:
+            with np.load(first, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
+        except (OSError, ValueError):
+            return None
+        keys = ("target_fps", "conf_thresh", "interpolation_max_gap", "model_complexity", "mediapipe", "iv3_weights",
+                "occlusion_overlap", "occlusion_frames", "signlang")  # fmt: skip
+        settings = {k: meta[k] for k in keys if k in meta}
+        return settings or None
 
     # ------------------------------------------------------------------ carved val split
     def split_assignment(self) -> pd.DataFrame | None:

@@ -1,12 +1,18 @@
-"""Predict the gloss and category of clips with a trained run.
+"""Predict the gloss and category of clips, or of videos, with a trained run.
 
-    signlang predict RUN_DIR FILE.npz [FILE.npz ...] [--top-k 5] [--json] [--checkpoint best|last]
+    signlang predict RUN_DIR FILE.npz|VIDEO [...] [--top-k 5] [--json] [--checkpoint best|last]
+    signlang predict RUN_DIR clip.mp4 --save-npz extracted/ [--iv3-weights iv3.pt]
+
+A video is first extracted the way the run's training clips were (their settings travel in the
+checkpoint: frame rate, MediaPipe settings, gap filling, InceptionV3 weights), then predicted like a
+clip. A video in which nobody is found gets a message instead of a prediction.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,31 +22,115 @@ from rich.console import Console
 from rich.table import Table
 
 from signlang.data.clips import ClipSet
-from signlang.data.layout import ARRAY_KEYS
-from signlang.data.npz import read_clip
+from signlang.data.layout import ARRAY_KEYS, POSE
+from signlang.data.npz import ClipArrays, check_arrays, read_clip
 from signlang.errors import ConfigError, DataError
-from signlang.evaluation.evaluate import load_run
+from signlang.evaluation.evaluate import LoadedRun, load_run
 from signlang.evaluation.report import predict_probs
+from signlang.extract.video import VIDEO_SUFFIXES
+from signlang.files import atomic_write
 from signlang.runtime import resolve_device
 
+log = logging.getLogger(__name__)
 
-def read_inputs(files: list[str], kind: str, key: str, fallback_key: str | None) -> ClipSet:
-    """The clips to predict, read and checked the way the run's data was (same key, same width)."""
-    clips, masks, names = [], [], []
-    for file in files:
-        path = Path(file)
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def extraction_options(run: LoadedRun, iv3_weights: str | None = None):
+    """How to extract a video for this run: the settings its training clips were extracted with (the
+    defaults of ``signlang extract`` when the run does not record them)."""
+    from signlang.extract.pipeline import Options
+    from signlang.models.iv3_gru import IMAGENET
+
+    settings = run.state.get("extraction") or {}
+    if not settings:
+        log.warning("%s does not record how its training clips were extracted; videos are extracted with the defaults", run.path)
+    features = run.model.input_kind == "features"
+    weights, random_weights = iv3_weights, False
+    if features and not weights:
+        recorded = settings.get("iv3_weights", IMAGENET)
+        random_weights = recorded == "random"  # a run trained on meaningless features predicts from the same kind
+        if recorded not in (IMAGENET, "random"):
+            if not Path(recorded).is_file():
+                raise ConfigError(f"the run's features came from the InceptionV3 weights {recorded}, which are not there; give --iv3-weights FILE")
+            weights = recorded
+    defaults = Options()
+    return Options(
+        keypoints=True,  # also for feature models: whether a person is in the video at all
+        features=features,
+        fps=settings.get("target_fps", defaults.fps),
+        max_gap=settings.get("interpolation_max_gap", defaults.max_gap),
+        visibility=settings.get("conf_thresh", defaults.visibility),
+        iv3_weights=weights,
+        random_weights=random_weights,
+        occlusion_overlap=settings.get("occlusion_overlap", defaults.occlusion_overlap),
+        occlusion_frames=settings.get("occlusion_frames", defaults.occlusion_frames),
+    )
+
+
+def video_clip(video: Path, kind: str, options, save_dir: Path | None = None) -> ClipArrays:
+    """Extract ``video`` and return the array the model reads; raises DataError when nobody is in it."""
+    from signlang.extract.pipeline import extract_arrays
+
+    log.info("extracting %s", video.name)
+    arrays, meta = extract_arrays(video, options)
+    if not arrays["mask"][:, POSE.start : POSE.stop].any():
+        raise DataError(f"{video.name}: no person found in the video (no body landmarks in any of its {len(arrays['mask'])} frames)")
+    if save_dir is not None:
+        target = save_dir / f"{video.stem}.npz"
+        saved = {**arrays, "meta": np.array(json.dumps(meta))}
+        atomic_write(target, lambda f: np.savez_compressed(f, **saved))
+        log.info("saved %s", target)
+    key = ARRAY_KEYS[kind][0]
+    return check_arrays(video, kind, key, arrays[key], arrays["mask"] if kind == "keypoints" else None)
+
+
+def predict_files(
+    run_dir: str,
+    files: list[str],
+    top_k: int = 5,
+    checkpoint: str = "best",
+    device: str = "auto",
+    iv3_weights: str | None = None,
+    save_npz: str | None = None,
+) -> list[dict[str, Any]]:
+    """One dict per file: the top-k glosses and categories with their confidences, or the ``error``
+    that kept it from a prediction (a video with nobody in it)."""
+    dev = resolve_device(device)
+    run = load_run(run_dir, checkpoint, dev)
+    kind = run.model.input_kind
+    if kind not in ARRAY_KEYS:
+        raise ConfigError(f"this run's model reads {kind}; signlang predict takes videos or .npz clips of keypoints or features")
+    key, fallback = ARRAY_KEYS[kind]  # a run trained on .npz files reads them as it did (data.key)
+    key, fallback = run.config.data.get("key", key), run.config.data.get("fallback_key", fallback)
+    paths = [Path(f) for f in files]
+    for path in paths:
         if not path.is_file():
             raise DataError(f"no such file: {path}")
+    options = extraction_options(run, iv3_weights) if any(is_video(p) for p in paths) else None
+    save_dir = Path(save_npz) if save_npz else None
+    if save_dir is not None:
+        save_dir.mkdir(parents=True, exist_ok=True)
+    clips, errors = {}, {}
+    for path in paths:
         try:
-            arrays = read_clip(path, kind, key, fallback_key)
+            clips[path] = video_clip(path, kind, options, save_dir) if is_video(path) else read_clip(path, kind, key, fallback)
         except DataError as e:
-            raise DataError(f"{e} (this model reads {kind} from {key!r})") from None
-        clips.append(arrays.x)
-        masks.append(arrays.mask)
-        names.append(path.name)
-    zeros = [0] * len(clips)
-    with_masks = masks if all(m is not None for m in masks) else None
-    return ClipSet.from_clips(clips, gloss=zeros, cat=zeros, occluded=zeros, names=names, point_masks=with_masks)
+            if not is_video(path):
+                raise DataError(f"{e} (this model reads {kind} from {key!r})") from None
+            errors[path] = str(e)
+    results: dict[Path, dict[str, Any]] = {p: {"file": str(p), "error": e} for p, e in errors.items()}
+    if clips:
+        names = [p.name for p in clips]
+        zeros = [0] * len(clips)
+        masks = [c.mask for c in clips.values()]
+        batch = ClipSet.from_clips([c.x for c in clips.values()], zeros, zeros, zeros, names, masks if all(m is not None for m in masks) else None)
+        gloss_probs, cat_probs = predict_probs(run.model, batch, dev, transform=run.transform)
+        for path, g, c in zip(clips, gloss_probs, cat_probs):
+            results[path] = {"file": str(path), "gloss": top(g, run.gloss_names, top_k), "category": top(c, run.cat_names, top_k)}
+    return [results[p] for p in paths]
 
 
 def top(probs: np.ndarray, names: list[str], k: int) -> list[dict[str, Any]]:
@@ -48,43 +138,33 @@ def top(probs: np.ndarray, names: list[str], k: int) -> list[dict[str, Any]]:
     return [{"label": names[i], "id": int(i), "confidence": float(probs[i])} for i in order]
 
 
-def predict_files(run_dir: str, files: list[str], top_k: int = 5, checkpoint: str = "best", device: str = "auto") -> list[dict[str, Any]]:
-    """One dict per file: the top-k glosses and categories with their confidences."""
-    dev = resolve_device(device)
-    run = load_run(run_dir, checkpoint, dev)
-    kind = run.model.input_kind
-    if kind not in ARRAY_KEYS:
-        raise ConfigError(f"this run's model reads {kind}; signlang predict takes .npz clips of keypoints or features")
-    key, fallback = ARRAY_KEYS[kind]  # a run trained on .npz files reads them as it did (data.key)
-    key, fallback = run.config.data.get("key", key), run.config.data.get("fallback_key", fallback)
-    clips = read_inputs(files, kind, key, fallback)
-    gloss_probs, cat_probs = predict_probs(run.model, clips, dev, transform=run.transform)
-    return [
-        {"file": str(file), "gloss": top(g, run.gloss_names, top_k), "category": top(c, run.cat_names, top_k)}
-        for file, g, c in zip(files, gloss_probs, cat_probs)
-    ]
-
-
 def run_predict(args: argparse.Namespace, console: Console | None = None) -> int:
     console = console or Console()
-    results = predict_files(args.run_dir, args.files, args.top_k, args.checkpoint, args.device)
+    results = predict_files(args.run_dir, args.files, args.top_k, args.checkpoint, args.device, args.iv3_weights, args.save_npz)
+    failed = any("error" in r for r in results)
     if args.json:  # plain JSON on stdout, for other programs
         sys.stdout.write(json.dumps(results, indent=2) + "\n")
-        return 0
+        return 1 if failed else 0
     table = Table("file", "gloss", "conf", f"top {args.top_k}", "category", "conf", title=f"predictions of {Path(args.run_dir).name}")
     for r in results:
+        if "error" in r:
+            table.add_row(Path(r["file"]).name, f"[red]{r['error']}", "", "", "", "")
+            continue
         best, cat = r["gloss"][0], r["category"][0]
         others = ", ".join(f"{g['label']} {g['confidence']:.2f}" for g in r["gloss"][1:])
         table.add_row(Path(r["file"]).name, best["label"], f"{best['confidence']:.3f}", others, cat["label"], f"{cat['confidence']:.3f}")
     console.print(table)
-    return 0
+    return 1 if failed else 0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("run_dir", help="a run folder")
-    parser.add_argument("files", nargs="+", metavar="FILE.npz")
+    parser.add_argument("files", nargs="+", metavar="FILE", help=".npz clips, or videos (extracted as the run's training clips were)")
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--save-npz", metavar="DIR", help="keep what was extracted from videos, as .npz clips in DIR")
+    parser.add_argument("--iv3-weights", metavar="FILE", help="InceptionV3 weights for videos given to a features model "
+                        "(default: those the run's clips were extracted with)")  # fmt: skip
     return parser

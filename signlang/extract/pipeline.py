@@ -16,6 +16,7 @@ import csv
 import functools
 import json
 import logging
+import multiprocessing
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -257,8 +258,10 @@ def extract(src: Path, out: Path, options: Options, workers: int = 1, labels: st
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("extract", total=len(todo), last="")
         # Always in worker processes, even one: MediaPipe's native logging is filtered per process
-        # (signlang.extract.holistic), away from the progress bar this process draws.
-        with ProcessPoolExecutor(max_workers=max(1, min(workers, len(todo))), initializer=_init_worker) as pool:
+        # (signlang.extract.holistic), away from the progress bar this process draws. Spawned, not
+        # forked: a process that has run MediaPipe itself (signlang predict, the app) cannot fork it.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=max(1, min(workers, len(todo))), initializer=_init_worker, mp_context=spawn) as pool:
             for future in as_completed([pool.submit(extract_one, *job) for job in todo]):
                 records.append(future.result())
                 progress.update(task, advance=1, last=records[-1]["file"])

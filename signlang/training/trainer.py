@@ -316,7 +316,8 @@ class Trainer:
                         loop=loop, total=total, epochs=epochs, per_epoch_steps=per_epoch_steps)  # fmt: skip
         run.set_status("running", model=name, max_epochs=epochs, total_steps=total, device=str(self.device), signlang_version=__version__)
         meta = {"model_name": name, "config": config or {}, "gloss_names": data.gloss_names, "cat_names": data.cat_names,
-                "launch_dir": os.getcwd()}  # relative data paths in the config are relative to it  # fmt: skip
+                "launch_dir": os.getcwd(),  # relative data paths in the config are relative to it
+                "extraction": data.extraction()}  # how signlang predict turns a video into a clip  # fmt: skip
 
         with InterruptGuard() as guard, progress_bar(self.progress and self.dist.is_main) as progress:
             for epoch in range(loop.epoch + 1, epochs + 1):

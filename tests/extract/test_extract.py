@@ -77,16 +77,54 @@ def test_already_extracted_clips_are_skipped(extracted):
     assert records[0]["status"] == "skipped" and (out / "SOUP.npz").stat().st_mtime_ns == before
 
 
-def test_extracted_clips_train(extracted, tmp_path):
+@pytest.fixture(scope="module")
+def extracted_runs(extracted, tmp_path_factory):
+    """One short run per model kind, trained on the extracted clips."""
     _, out, _ = extracted
-    labels = tmp_path / "labels.csv"
+    base = tmp_path_factory.mktemp("runs")
+    labels = base / "labels.csv"
     labels.write_text("file,gloss,cat,occluded\nFOOTBALL.npz,0,0,0\nSOUP.npz,1,0,0\ntest_video.npz,2,1,1\n")
+    runs = {}
     for data in ("keypoints", "features"):
         model = "transformer" if data == "keypoints" else "iv3_gru"
         result = run_app(f"model={model}", f"data={data}", f"data.train_dir={out}", f"data.val_dir={out}",
                          f"data.train_labels={labels}", f"data.val_labels={labels}", "data.num_gloss=3", "data.num_cat=2",
-                         "trainer=smoke", f"paths.output_root={tmp_path / data}")  # fmt: skip
+                         "trainer=smoke", f"hydra.run.dir={base / data}")  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
+        runs[data] = base / data
+    return runs
+
+
+def test_extracted_clips_train_and_the_run_records_how_they_were_extracted(extracted_runs):
+    from signlang.training.checkpoint import load_checkpoint
+
+    state = load_checkpoint(extracted_runs["features"] / "checkpoints" / "InceptionV3GRU_best.pt")
+    assert state["extraction"]["target_fps"] == 15.0 and state["extraction"]["iv3_weights"] == "random"
+
+
+@pytest.mark.parametrize("data", ["keypoints", "features"])
+def test_predict_from_a_video_extracts_it_as_the_run_was_trained(extracted_runs, data, tmp_path):
+    saved = tmp_path / "saved"
+    result = run_command("predict", str(extracted_runs[data]), str(SHARED / "videos" / "FOOTBALL.mp4"), "--json", "--save-npz", str(saved))
+    assert result.returncode == 0, result.stdout + result.stderr
+    (prediction,) = json.loads(result.stdout)
+    assert prediction["gloss"][0]["label"] in {"0", "1", "2"} and 0 < prediction["gloss"][0]["confidence"] <= 1
+    with np.load(saved / "FOOTBALL.npz") as z:
+        assert abs(len(z["X"]) - 64 / 2) <= 2  # at the run's 15 fps, not the default 30
+        assert ("X2048" in z.files) == (data == "features")
+
+
+def test_a_video_with_nobody_in_it_gets_a_message_not_a_prediction(extracted_runs, tmp_path):
+    import cv2
+
+    empty = tmp_path / "empty_room.mp4"
+    writer = cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"mp4v"), 15, (320, 240))
+    for _ in range(15):
+        writer.write(np.full((240, 320, 3), 90, np.uint8))
+    writer.release()
+    result = run_command("predict", str(extracted_runs["keypoints"]), str(empty), str(SHARED / "videos" / "SOUP.mp4"))
+    out = result.stdout + result.stderr
+    assert result.returncode == 1 and "no person found" in out and "SOUP.mp4" in out and "Traceback" not in out
 
 
 def test_features_offline_without_cached_weights_say_where_to_put_them(tmp_path, monkeypatch):
