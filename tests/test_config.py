@@ -136,6 +136,15 @@ def test_transform_and_recipe_follow_the_data():
     assert (choices.transform, choices["recipe@trainer"]) == ("keypoints", "transformer_keypoints")
 
 
+@pytest.mark.parametrize("logger", [*options("logger"), "[tensorboard,mlflow]"])
+def test_every_logger_option_instantiates(logger):
+    from signlang.loggers import MLflowLogger, TensorBoardLogger, build_loggers
+
+    built = build_loggers(compose_config(f"logger={logger}").logger)
+    kinds = {"csv": set(), "tensorboard": {TensorBoardLogger}, "mlflow": {MLflowLogger}, "[tensorboard,mlflow]": {TensorBoardLogger, MLflowLogger}}
+    assert {type(b) for b in built} == kinds[logger] and len(built) == len(kinds[logger])
+
+
 @pytest.mark.parametrize("recipe", options("recipe"))
 def test_every_recipe_composes(recipe):
     cfg = compose_config(f"recipe@trainer={recipe}")
