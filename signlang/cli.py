@@ -10,6 +10,7 @@
     signlang extract SRC --out DIR        videos to .npz keypoints / features + labels CSV
     signlang split DIR LABELS --out OUT   train/val/test in the seed layout
     signlang baseline [overrides]         1-nearest-neighbour baseline on the data of a config
+    signlang render CLIP.npz --out a.gif  skeleton animation (.gif or .mp4), optionally beside the video
 
 Each command imports only what it needs, so ``signlang --help`` answers at once.
 """
@@ -40,6 +41,7 @@ COMMANDS = {
     "extract": ("signlang.extract.pipeline", "add_arguments", "run_extract", "videos to .npz keypoints/features and a labels CSV"),
     "split": ("signlang.data.split", "add_arguments", "run_split", "train/val/test in the seed layout, stratified and grouped"),
     "baseline": ("signlang.evaluation.baseline", "add_arguments", "run_baseline", "1-nearest-neighbour baseline on a config's data"),
+    "render": ("signlang.render", "add_arguments", "run_render", "skeleton animation of a keypoint clip to .mp4 or .gif"),
 }
 
 
