@@ -11,6 +11,7 @@
     signlang split DIR LABELS --out OUT   train/val/test in the seed layout
     signlang baseline [overrides]         1-nearest-neighbour baseline on the data of a config
     signlang render CLIP.npz --out a.gif  skeleton animation (.gif or .mp4), optionally beside the video
+    signlang app [EXPERIMENTS_DIR]        local web app: runs, clips and predictions
 
 Each command imports only what it needs, so ``signlang --help`` answers at once.
 """
@@ -42,6 +43,7 @@ COMMANDS = {
     "split": ("signlang.data.split", "add_arguments", "run_split", "train/val/test in the seed layout, stratified and grouped"),
     "baseline": ("signlang.evaluation.baseline", "add_arguments", "run_baseline", "1-nearest-neighbour baseline on a config's data"),
     "render": ("signlang.render", "add_arguments", "run_render", "skeleton animation of a keypoint clip to .mp4 or .gif"),
+    "app": ("signlang.app.launch", "add_arguments", "run_app", "local web app: runs, clips, predictions"),
 }
 
 

@@ -1,0 +1,127 @@
+"""The app in a real browser: headless Debian Chromium driven by Selenium against ``signlang app``.
+
+Uploads ../shared/data/videos/FOOTBALL.mp4 on the Predict page against a small trained run, sees a
+prediction and the extracted skeleton, then opens Runs and sees the run in the table. Screenshots of
+each page go to the test's temp folder. Skips, saying why, where no browser is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SHARED
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+pytestmark = [
+    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="no chromium / chromedriver (Debian: apt-get install chromium chromium-driver)"),
+    pytest.mark.skipif(not (SHARED / "videos").is_dir(), reason="../shared/data/videos is not available"),
+]
+
+
+@pytest.fixture
+def app_url(trained_run, tmp_path):
+    pytest.importorskip("streamlit")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(tmp_path / "app.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "signlang.cli", "app", str(trained_run["run"].parent), "--port", str(port)],
+                              cwd=REPO, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        server.kill()
+        pytest.fail(f"the app did not start: {(tmp_path / 'app.log').read_text()[-2000:]}")
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    pytest.importorskip("selenium")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,1800",
+                 f"--user-data-dir={tmp_path / 'chromium'}"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)  # the installed driver: nothing downloaded
+    yield driver
+    driver.quit()
+
+
+def wait_for_text(driver, text: str, timeout: float = 120) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout).until(lambda d: text in d.find_element(By.TAG_NAME, "body").text)
+
+
+def wait_for_images(driver, count: int, timeout: float = 60) -> None:
+    """Until ``count`` of the page's images (st.image) have loaded and have pixels."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    script = "return Array.from(document.querySelectorAll('[data-testid=\"stImage\"] img')).filter(i => i.complete && i.naturalWidth > 0).length"
+    WebDriverWait(driver, timeout).until(lambda d: d.execute_script(script) >= count)
+
+
+def open_page(driver, name: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    label = driver.find_element(By.XPATH, f"//section[@data-testid='stSidebar']//label[.//p[text()='{name}']]")
+    driver.execute_script("arguments[0].click()", label)  # the radio's own overlay would take a plain click
+    wait_for_text(driver, name)
+
+
+def test_upload_a_video_see_the_prediction_and_the_skeleton_then_the_run_table(app_url, browser, trained_run, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser.get(app_url)
+    wait_for_text(browser, "Runs")
+    open_page(browser, "Predict")
+    wait_for_text(browser, "a video or a .npz clip")
+    upload = browser.find_element(By.CSS_SELECTOR, "input[type='file']")
+    upload.send_keys(str(SHARED / "videos" / "FOOTBALL.mp4"))
+    wait_for_text(browser, "extracted skeleton", timeout=240)
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "SIGN " in body and "category:" in body  # the top-5 glosses and the category, by name
+    wait_for_images(browser, 1)  # the skeleton animation, decoded by the browser
+    browser.save_screenshot(str(tmp_path / "predict.png"))
+
+    open_page(browser, "Runs")
+    wait_for_text(browser, "One run")
+    cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "table td")]
+    assert "run" in cells and "finished" in cells
+    browser.save_screenshot(str(tmp_path / "runs.png"))
+
+    open_page(browser, "Clips")
+    folder = browser.find_element(By.XPATH, "//input[@aria-label='folder of .npz clips']")
+    folder.send_keys(str(trained_run["data"] / "keypoints_train"))
+    folder.send_keys("\n")
+    wait_for_text(browser, "wrist trajectories")
+    wait_for_images(browser, 2)  # the animation and the current frame
+    browser.save_screenshot(str(tmp_path / "clips.png"))
+    for page in ("predict", "runs", "clips"):
+        assert (tmp_path / f"{page}.png").stat().st_size > 20_000  # real content, not a blank page
+    if os.environ.get("SIGNLANG_SCREENSHOTS"):  # for the README: SIGNLANG_SCREENSHOTS=docs pytest tests/app
+        for page in ("predict", "runs", "clips"):
+            shutil.copy(tmp_path / f"{page}.png", Path(os.environ["SIGNLANG_SCREENSHOTS"]) / f"app_{page}_full.png")
