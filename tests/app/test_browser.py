@@ -89,7 +89,9 @@ def open_page(driver, name: str) -> None:
 
     label = driver.find_element(By.XPATH, f"//section[@data-testid='stSidebar']//label[.//p[text()='{name}']]")
     driver.execute_script("arguments[0].click()", label)  # the radio's own overlay would take a plain click
-    wait_for_text(driver, name)
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 60).until(lambda d: any(h.text.strip() == name for h in d.find_elements(By.TAG_NAME, "h1")))
 
 
 def test_upload_a_video_see_the_prediction_and_the_skeleton_then_the_run_table(app_url, browser, trained_run, tmp_path):
