@@ -91,7 +91,8 @@ def open_page(driver, name: str) -> None:
     driver.execute_script("arguments[0].click()", label)  # the radio's own overlay would take a plain click
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 60).until(lambda d: any(h.text.strip() == name for h in d.find_elements(By.TAG_NAME, "h1")))
+    headings = "[data-testid='stHeading']"  # st.header: the page's own heading
+    WebDriverWait(driver, 60).until(lambda d: any(h.text.strip() == name for h in d.find_elements(By.CSS_SELECTOR, headings)))
 
 
 def test_upload_a_video_see_the_prediction_and_the_skeleton_then_the_run_table(app_url, browser, trained_run, tmp_path):
