@@ -150,7 +150,8 @@ def dataset_stats(folder: Path, labels: Path | None = None) -> DatasetStats:
     counts, occluded = pd.Series(dtype=int), None
     if labels:
         table = read_label_table(labels)
-        counts = table["gloss"].value_counts().sort_index(key=lambda s: pd.to_numeric(s, errors="coerce"))
+        gloss = pd.to_numeric(table["gloss"], errors="coerce")
+        counts = (gloss.dropna().astype(int) if gloss.notna().all() else table["gloss"]).value_counts().sort_index()
         if "occluded" in table:
             occluded = float(pd.to_numeric(table["occluded"], errors="coerce").fillna(0).mean())
     return DatasetStats([clip_name(p.name) for p in paths], lengths, counts, occluded)
