@@ -60,8 +60,12 @@ def measure(
     threads: int | None = None,
     num_gloss: int = NUM_GLOSS,
     num_cat: int = NUM_CAT,
+    batch_size: int = 32,
+    pad_to: int | None = None,
+    profile: bool = False,
 ) -> dict:
-    """One configuration, in this process: train one epoch and time it against pure compute."""
+    """One configuration, in this process: train one epoch and time it against pure compute (and, with
+    ``profile``, the share of a few steps' wall time the GPU spends in kernels)."""
     import torch
     from rich.progress import Progress
 
@@ -77,8 +81,9 @@ def measure(
     kind = "keypoints" if model_name == "transformer" else "features"
     started = time.perf_counter()
     data = NpzData(
-        kind=kind, root=root, num_gloss=num_gloss, num_cat=num_cat, batch_size=32, key=ARRAY_KEYS[kind][0], cache=cache,
-        feature_dtype="float16" if kind == "features" else "float32", cache_dir=f"{root}/.cache",
+        kind=kind, root=root, num_gloss=num_gloss, num_cat=num_cat, batch_size=batch_size, eval_batch_size=max(64, 2 * batch_size),
+        key=ARRAY_KEYS[kind][0], cache=cache, feature_dtype="float16" if kind == "features" else "float32", cache_dir=f"{root}/.cache",
+        pad_to=pad_to,
     )  # fmt: skip
     data.setup()
     load_s = time.perf_counter() - started
@@ -93,7 +98,11 @@ def measure(
     model.to(trainer.device)
     opt = torch.optim.AdamW(param_groups(model), lr=1e-4)
     scaler = torch.amp.GradScaler(trainer.device.type, enabled=trainer.amp and trainer.amp_dtype == torch.float16)
-    step_model = torch.compile(model, dynamic=True) if compile_model else model
+    if compile_model:
+        mode = "default" if compile_model is True else compile_model
+        step_model = torch.compile(model, mode=mode, dynamic=mode != "reduce-overhead")
+    else:
+        step_model = model
     loader = data.loader(train, train=True, device=trainer.device)
     progress = Progress(disable=True)
 
@@ -122,8 +131,12 @@ def measure(
             total += time.perf_counter() - t0
         return total
 
+    if trainer.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(trainer.device)
     train_round(1)  # warm-up: allocators, caches (and compilation)
     rounds = [train_round(epoch) for epoch in (2, 3)]
+    peak_gpu_mb = torch.cuda.max_memory_allocated(trainer.device) / 2**20 if trainer.device.type == "cuda" else None
+    kernel_share = kernel_time_share(trainer, step_model, loader, opt, scaler) if profile and trainer.device.type == "cuda" else None
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # training and validation only
     compute = min(pure_compute(epoch) for epoch in (2, 3))
     stats = min(rounds, key=lambda r: r["time_s"])  # min over rounds: the least disturbed measurement
@@ -139,8 +152,28 @@ def measure(
         "epoch_s": stats["time_s"] + stats["val_s"], "data_wait": stats["data_wait"], "compute_s": compute,
         "epoch_over_compute": stats["time_s"] / compute, "padding_plain": padding_fraction(lengths, plain),
         "padding_bucketed": padding_fraction(lengths, bucketed), "data_mb": feature_bytes / 2**20, "rss_after_load_mb": rss_load_mb,
-        "peak_rss_mb": peak_rss_mb,
+        "peak_rss_mb": peak_rss_mb, "batch_size": batch_size, "peak_gpu_mb": peak_gpu_mb, "kernel_share": kernel_share,
     }  # fmt: skip
+
+
+def kernel_time_share(trainer, model, loader, optimizer, scaler, steps: int = 10) -> float:
+    """Share of the wall time of ``steps`` training steps (loader included) that the GPU spends running
+    kernels (``torch.profiler``): how far the step is from being bound by the hardware."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    loader.batch_sampler.set_epoch(4)
+    batches = iter(loader)
+    model.train()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        start = time.perf_counter()
+        for _ in range(min(steps, len(loader))):
+            trainer.train_step(model, next(batches).to(trainer.device, non_blocking=True), optimizer, scaler)
+        torch.cuda.synchronize()
+        wall = time.perf_counter() - start
+    kernels = sum(e.self_device_time_total for e in prof.key_averages() if e.self_device_time_total > 0) / 1e6
+    return kernels / wall
 
 
 # (input width, hidden sizes) of the GRU stacks signlang builds: the reference IV3-GRU, the default
@@ -223,6 +256,32 @@ def report(rows: list[dict], idle_mb: float) -> None:
     Console(width=200).print(table)
 
 
+def scaling_configs(models: list[str], root: str, device: str, batches: list[int], threads: int | None = None) -> list[dict]:
+    """The scaling grid: batch x fp32/bf16 x eager/compiled (CUDA graphs on static shapes), data held on
+    the device where it fits (``data.cache=device``), a few steps profiled for the GPU's kernel time."""
+    cache = "device" if device.startswith("cuda") else "memory"
+    return [
+        dict(model_name=m, cache=cache, root=root, device=device, amp=amp, compile_model=compiled, threads=threads, batch_size=b,
+             pad_to=16 if compiled else None, profile=True)
+        for m in models for b in batches for amp in (False, True) for compiled in (False, "reduce-overhead")
+    ]  # fmt: skip
+
+
+def report_scaling(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="scaling: batch x precision x compilation (data on the device where it fits)")
+    for c in ("model", "batch", "amp", "compile", "samples/s", "train epoch", "data wait", "peak GPU memory", "time in GPU kernels"):
+        table.add_column(c, justify="left" if c == "model" else "right")
+    for r in rows:
+        gpu = "—" if r["peak_gpu_mb"] is None else f"{r['peak_gpu_mb']:.0f} MB"
+        share = "—" if r["kernel_share"] is None else f"{100 * r['kernel_share']:.0f} %"
+        table.add_row(r["model"], str(r["batch_size"]), "bf16" if r["amp"] else "fp32", str(r["compile"] or "eager"),
+                      f"{r['train_samples_per_s']:.0f}", f"{r['train_epoch_s']:.2f} s", f"{100 * r['data_wait']:.1f} %", gpu, share)  # fmt: skip
+    Console(width=200).print(table)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m signlang.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="where the benchmark data is written (kept and reused); default: a temp dir")
@@ -234,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="torch threads per process (default: torch's choice)")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--gru-only", action="store_true", help="only the hand-written GRU vs nn.GRU comparison")
+    parser.add_argument("--scaling", action="store_true", help="the scaling table instead: batch x fp32/bf16 x eager/compiled (for --device cuda)")
+    parser.add_argument("--batches", nargs="+", type=int, default=[32, 128, 512], help="batch sizes of the scaling table")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -255,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     ]  # fmt: skip
     if args.compile:
         configs += [{**c, "compile_model": True} for c in configs if c["cache"] == "memory" and c["amp"] == amps[-1]]
+    if args.scaling:
+        configs = scaling_configs(args.models, str(root), args.device, args.batches, args.threads)
     idle = idle_torch_rss_mb()
     rows = []
     for config in configs:
@@ -262,12 +325,15 @@ def main(argv: list[str] | None = None) -> int:
         if row is None:
             continue
         rows.append(row)
-        sys.stderr.write(f"{config['model_name']} cache={config['cache']} amp={config['amp']} compile={config['compile_model']}: "
-                         f"{row['train_epoch_s']:.2f} s\n")  # fmt: skip
+        sys.stderr.write(f"{config['model_name']} cache={config['cache']} batch={row['batch_size']} amp={config['amp']} "
+                         f"compile={config['compile_model']}: {row['train_epoch_s']:.2f} s\n")  # fmt: skip
         if args.json:  # written as it goes: a long benchmark cut short keeps what it measured
             Path(args.json).write_text(json.dumps({"idle_torch_rss_mb": idle, "rows": rows}, indent=2))
-    report(rows, idle)
-    report_gru(gru_comparison(threads=args.threads))
+    if args.scaling:
+        report_scaling(rows)
+    else:
+        report(rows, idle)
+        report_gru(gru_comparison(threads=args.threads))
     if tmp:
         tmp.cleanup()
     return 0

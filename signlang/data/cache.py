@@ -6,6 +6,7 @@
   memory-mapped; keyed by the file list, sizes, mtimes, labels and read settings, reused by later
   runs and sweep jobs, rebuilt when anything changes.
 - ``none``: nothing kept; each batch reads its ``.npz`` files again, as the reference loader does.
+- ``device``: read like ``memory``, then held on the GPU when it fits (``signlang.data.module``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from signlang.errors import DataError
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
-CACHE_MODES = ("memory", "mmap", "none")
+CACHE_MODES = ("memory", "mmap", "none", "device")  # device: read into memory, then onto the GPU (ClipData.placed)
 
 
 def npz_length(path: Path, names: Sequence[str]) -> tuple[str, int, int] | None:

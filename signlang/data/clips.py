@@ -43,6 +43,18 @@ class Batch:
             point_mask=None if point_mask is None else torch.from_numpy(point_mask),
         )
 
+    def pad_time(self, multiple: int | None) -> "Batch":
+        """The batch with its time axis padded up to a multiple of ``multiple`` frames: a handful of
+        distinct shapes instead of one per length (what CUDA graphs need to be reused)."""
+        steps = self.x.shape[1]
+        target = -(-steps // multiple) * multiple if multiple and multiple > 1 else steps
+        if target == steps:
+            return self
+        extra = target - steps
+        pad = lambda t, value: torch.nn.functional.pad(t, (0, 0) * (t.dim() - 2) + (0, extra), value=value)  # noqa: E731
+        return replace(self, x=pad(self.x, 0), pad_mask=pad(self.pad_mask, True),
+                       point_mask=None if self.point_mask is None else pad(self.point_mask, False))  # fmt: skip
+
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
@@ -60,26 +72,32 @@ class Batch:
         return self._map(lambda t: t.pin_memory())
 
 
-def pad_row_gather(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pad_row_gather(buffer, starts: np.ndarray, lengths: np.ndarray):
     """Rows of ``buffer`` for clips starting at ``starts``: ``[B, max_len, ...]`` plus the valid mask.
 
-    The one padding routine: padding positions read the buffer's last row, which is all zeros (or False).
+    The one padding routine: padding positions read the buffer's last row, which is all zeros (or
+    False). ``buffer`` is a NumPy array, or a tensor (on a GPU with ``data.cache=device``: then the
+    gather runs there and the result stays there).
     """
     steps = np.arange(int(lengths.max()), dtype=np.int64)
     valid = steps[None, :] < lengths[:, None]
     rows = np.where(valid, starts[:, None] + steps[None, :], len(buffer) - 1)
+    if isinstance(buffer, torch.Tensor):
+        return buffer[torch.from_numpy(rows).to(buffer.device)], torch.from_numpy(valid).to(buffer.device)
     return buffer[rows], valid
 
 
-def pad_clips(clips: Sequence[np.ndarray], masks: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Clips of different lengths as one zero-padded ``[B, max_len, D]`` array, the valid mask and the
-    padded point masks (``pad_row_gather`` over the clips laid end to end)."""
+def pad_clips(clips: Sequence, masks: Sequence | None = None):
+    """Clips of different lengths (arrays or tensors) as one zero-padded ``[B, max_len, D]``, the valid
+    mask and the padded point masks (``pad_row_gather`` over the clips laid end to end)."""
     lengths = np.array([len(c) for c in clips], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    x, valid = pad_row_gather(np.concatenate([*clips, np.zeros_like(clips[0][:1])]), starts, lengths)
+    cat = torch.cat if isinstance(clips[0], torch.Tensor) else np.concatenate
+    laid = lambda parts: cat([*parts, parts[0][:1] * 0])  # noqa: E731  (the all-zero row padding reads)
+    x, valid = pad_row_gather(laid(clips), starts, lengths)
     if masks is None:
         return x, valid, None
-    return x, valid, pad_row_gather(np.concatenate([*masks, np.zeros_like(masks[0][:1])]), starts, lengths)[0]
+    return x, valid, pad_row_gather(laid(masks), starts, lengths)[0]
 
 
 @dataclass
@@ -193,3 +211,41 @@ class ClipSet:
         x, valid = pad_row_gather(self.buffer, self.offsets[idx], lengths)
         point_mask = None if self.mask_buffer is None else pad_row_gather(self.mask_buffer, self.offsets[idx], lengths)[0]
         return Batch.from_arrays(x, valid, idx, self, point_mask)
+
+
+class DeviceClips:
+    """A split held on a device (``data.cache=device``): its frames, masks and labels copied there
+    once, so a batch is one gather on the device and nothing crosses from the host per step. The
+    lengths stay on the host (the batch sampler and ``Batch.lengths`` read them without a sync)."""
+
+    normalized = True  # made from a split the pipeline has already normalised
+
+    def __init__(self, clips: ClipSet, device: torch.device) -> None:
+        self.offsets = clips.offsets
+        self.names = clips.names
+        self.device = torch.device(device)
+        put = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(self.device)  # noqa: E731
+        self.buffer = put(clips.buffer)
+        self.mask_buffer = None if clips.mask_buffer is None else put(clips.mask_buffer)
+        self.gloss, self.cat, self.occluded = put(clips.gloss), put(clips.cat), put(clips.occluded)
+        self.normalized = clips.normalized
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.buffer.numel() * self.buffer.element_size())
+
+    def batch(self, indices: Sequence[int]) -> Batch:
+        idx = np.asarray(indices, dtype=np.int64)
+        starts, lengths = self.offsets[idx], self.offsets[idx + 1] - self.offsets[idx]
+        x, valid = pad_row_gather(self.buffer, starts, lengths)
+        mask = None if self.mask_buffer is None else pad_row_gather(self.mask_buffer, starts, lengths)[0]
+        on_device = torch.from_numpy(idx).to(self.device)
+        return Batch(x=x, pad_mask=~valid, lengths=torch.from_numpy(lengths), gloss=self.gloss[on_device], cat=self.cat[on_device],
+                     occluded=self.occluded[on_device], index=torch.from_numpy(idx), point_mask=mask)  # fmt: skip

@@ -120,12 +120,12 @@ class InProcessBatches:
     num_workers = 0
 
     def __init__(self, clips: ClipSet, sampler: "BatchSampler", pin_memory: bool = False, transform=None, train: bool = False,
-                 prefetch: bool = False) -> None:  # fmt: skip
+                 prefetch: bool = False, pad_to: int | None = None) -> None:  # fmt: skip
         self.clips = clips
         self.batch_sampler = sampler
         self.pin_memory = pin_memory
         self.prefetch = prefetch
-        self.collate = _Collate(clips, transform, train)
+        self.collate = _Collate(clips, transform, train, pad_to)
 
     def __len__(self) -> int:
         return len(self.batch_sampler)
@@ -142,17 +142,17 @@ class InProcessBatches:
 class _Collate:
     """Gather a batch and run the transform pipeline on it with a generator seeded for that batch."""
 
-    def __init__(self, clips, transform, train: bool) -> None:
-        self.clips, self.transform, self.train = clips, transform, train
+    def __init__(self, clips, transform, train: bool, pad_to: int | None = None) -> None:
+        self.clips, self.transform, self.train, self.pad_to = clips, transform, train, pad_to
 
     def __call__(self, indices, seed: int | None = None):
         if len(indices) and isinstance(indices[0], tuple):  # from a DataLoader: (index, batch seed) pairs
             seed, indices = indices[0][1], [i for i, _ in indices]
         batch = self.clips.batch(indices)
-        if not self.transform:
-            return batch
-        generator = torch.Generator().manual_seed(int(seed)) if self.train else None
-        return self.transform(batch, generator, train=self.train, normalize=not getattr(self.clips, "normalized", False))
+        if self.transform:
+            generator = torch.Generator().manual_seed(int(seed)) if self.train else None
+            batch = self.transform(batch, generator, train=self.train, normalize=not getattr(self.clips, "normalized", False))
+        return batch.pad_time(self.pad_to)  # data.pad_to: a few static shapes (CUDA graphs)
 
 
 class _SeededBatches:
@@ -204,6 +204,7 @@ def make_loader(
     rank: int = 0,
     world_size: int = 1,
     transform=None,
+    pad_to: int | None = None,
 ) -> DataLoader | InProcessBatches:
     """Batches gathered from the split's buffer in one step (``ClipSet.batch``): in this process for
     ``num_workers=0``, else through a DataLoader with worker processes. ``transform`` (a
@@ -214,12 +215,12 @@ def make_loader(
         rank=rank, world_size=world_size, even=shuffle,
     )  # fmt: skip
     if num_workers == 0:
-        return InProcessBatches(clips, sampler, pin_memory, transform, train=shuffle, prefetch=prefetch)
+        return InProcessBatches(clips, sampler, pin_memory, transform, train=shuffle, prefetch=prefetch, pad_to=pad_to)
     extra = {"persistent_workers": True, "prefetch_factor": prefetch_factor or 2, "worker_init_fn": seed_worker}
     return DataLoader(
         _Indices(len(clips)),
         batch_sampler=_SeededBatches(sampler),
-        collate_fn=_Collate(clips, transform, train=shuffle),
+        collate_fn=_Collate(clips, transform, train=shuffle, pad_to=pad_to),
         num_workers=num_workers,
         pin_memory=pin_memory,
         generator=torch.Generator().manual_seed(seed),  # worker seeds derive from it

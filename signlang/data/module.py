@@ -8,7 +8,9 @@ import os
 
 import numpy as np
 
-from signlang.data.clips import ClipSet
+import torch
+
+from signlang.data.clips import ClipSet, DeviceClips
 from signlang.data.labels import read_label_names
 from signlang.data.layout import INPUT_DIMS
 from signlang.data.loader import make_loader
@@ -42,6 +44,9 @@ class ClipData:
         pin_memory: bool | str = "auto",
         prefetch: bool = True,
         prefetch_factor: int = 2,
+        cache: str = "memory",
+        device_share: float = 0.8,
+        pad_to: int | None = None,
     ) -> None:
         if kind not in INPUT_DIMS:
             raise ConfigError(f"data.kind must be one of {sorted(INPUT_DIMS)}, got {kind!r}")
@@ -61,6 +66,13 @@ class ClipData:
         self.pin_memory = pin_memory
         self.prefetch = bool(prefetch)
         self.prefetch_factor = int(prefetch_factor)
+        if not 0.0 < device_share <= 1.0:
+            raise ConfigError(f"data.device_share must be in (0, 1], got {device_share}")
+        if pad_to is not None and (not isinstance(pad_to, int) or pad_to < 1):
+            raise ConfigError(f"data.pad_to must be a number of frames >= 1 or null, got {pad_to!r}")
+        self.cache = cache
+        self.device_share = float(device_share)
+        self.pad_to = pad_to
         self.gloss_names = [str(i) for i in range(self.num_gloss)]
         self.cat_names = [str(i) for i in range(self.num_cat)]
         if label_names:
@@ -124,7 +136,9 @@ class ClipData:
         """Batches of ``clips``: shuffled, bucketed by length and augmented for training; sorted by
         length for evaluation. In-process batches are prepared a few ahead in a background thread
         (``prefetch``); pinned for fast copies to a GPU (``pin_memory``, auto: with CUDA)."""
-        pin = getattr(device, "type", str(device)) == "cuda" if self.pin_memory == "auto" else bool(self.pin_memory)
+        clips = self.placed(clips, device)
+        on_gpu = getattr(device, "type", str(device)) == "cuda"
+        pin = (on_gpu if self.pin_memory == "auto" else bool(self.pin_memory)) and not isinstance(clips, DeviceClips)
         return make_loader(
             clips,
             self.batch_size if train else self.eval_batch_size,
@@ -138,4 +152,27 @@ class ClipData:
             transform=transform,
             rank=rank,
             world_size=world_size,
+            pad_to=self.pad_to,
         )
+
+    def placed(self, clips, device):
+        """``data.cache=device``: the split on the GPU when it fits (``choose_placement``), with one log
+        line saying where and why; any other cache (or a split read per batch) stays where it is."""
+        if self.cache != "device" or not isinstance(clips, ClipSet):
+            return clips
+        where, why = choose_placement(clips.nbytes, torch.device(device or "cpu"), self.device_share)
+        log.info("data.cache=device: %d clips %s (%s)", len(clips), "on the GPU" if where == "device" else "in pinned host memory", why)
+        return DeviceClips(clips, device) if where == "device" else clips
+
+
+def choose_placement(nbytes: int, device: torch.device, share: float, free: int | None = None) -> tuple[str, str]:
+    """Where a split of ``nbytes`` goes with ``data.cache=device``: ``("device", why)`` when it fits in
+    ``share`` of the GPU's free memory, else ``("host", why)`` (pinned memory, non-blocking copies)."""
+    if device.type != "cuda":
+        return "host", f"no GPU: training runs on {device}"
+    if free is None:
+        free, _ = torch.cuda.mem_get_info(device)
+    budget = share * free
+    if nbytes <= budget:
+        return "device", f"{nbytes / 2**20:.0f} MiB fit in {share:.0%} of the {free / 2**30:.1f} GiB free on {device}"
+    return "host", f"{nbytes / 2**20:.0f} MiB do not fit in {share:.0%} of the {free / 2**30:.1f} GiB free on {device} (data.device_share)"

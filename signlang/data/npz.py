@@ -318,7 +318,7 @@ class NpzData(ClipData):
         load_workers: int = 4,
         **common,
     ) -> None:
-        super().__init__(kind=kind, **common)
+        super().__init__(kind=kind, cache=cache, **common)
         if (test_dir is None) != (test_labels is None):
             raise ConfigError("set both data.test_dir and data.test_labels, or neither")
         if val_split is not None:
@@ -347,7 +347,6 @@ class NpzData(ClipData):
         self.dtype = np.float16 if feature_dtype == "float16" else np.float32
         if cache not in CACHE_MODES:
             raise ConfigError(f"data.cache must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
-        self.cache = cache
         self.cache_dir = cache_dir
         self.load_workers = load_workers
 
@@ -453,7 +452,7 @@ class NpzData(ClipData):
             num_cat=self.num_cat,
             dtype=self.dtype,
             workers=self.load_workers,
-            cache=self.cache,
+            cache="memory" if self.cache == "device" else self.cache,
             cache_dir=self.cache_dir,
             only=only,
         )

@@ -214,6 +214,8 @@ class SyntheticData(ClipData):
         seed: int = 0,
         **common,
     ) -> None:
+        if common.get("cache", "memory") not in ("memory", "device"):
+            raise ConfigError(f"synthetic data is generated in memory: data.cache must be memory or device, got {common['cache']!r}")
         kinds = {INPUT_DIMS[kind]: kind for kind in ARRAY_KEYS}  # keypoints or features
         if input_dim not in kinds:
             raise ConfigError(f"synthetic data comes as keypoints (156 wide) or features (2048), not {input_dim}: check model.input_dim")

@@ -153,7 +153,8 @@ class RandomAffine(Transform):
         matrix = rot @ torch.tensor([[1.0, shear], [0.0, 1.0]]) @ torch.diag(torch.tensor([sx, sy]))
         offset = torch.tensor([_uniform(g, -self.shift, self.shift), _uniform(g, -self.shift, self.shift)])
         present = clip.present()
-        return clip.with_points(clip.points @ matrix.T + offset, present)
+        device = clip.x.device  # random numbers come from the CPU generator; the clip may live on a GPU (data.cache=device)
+        return clip.with_points(clip.points @ matrix.T.to(device) + offset.to(device), present)
 
 
 class Flip(Transform):
@@ -172,9 +173,10 @@ class Flip(Transform):
         if not present.any():
             return clip
         center = p[..., 0][present].mean()
-        mirrored = p[:, self._perm].clone()
+        perm = self._perm.to(clip.x.device)
+        mirrored = p[:, perm].clone()
         mirrored[..., 0] = 2 * center - mirrored[..., 0]
-        return clip.with_points(mirrored, present[:, self._perm])
+        return clip.with_points(mirrored, present[:, perm])
 
 
 # ---------------------------------------------------------------------------------- temporal
@@ -191,7 +193,7 @@ def _resample(clip: Clip, positions: torch.Tensor) -> Clip:
     nearest = torch.where(w[:, :1] < 0.5, lo[:, None], hi[:, None]).expand_as(both)
     near_present = present.gather(0, nearest)
     points = x.view(len(x), NUM_POINTS, 2)
-    near_points = clip.points[nearest, torch.arange(NUM_POINTS)]
+    near_points = clip.points[nearest, torch.arange(NUM_POINTS, device=clip.x.device)]
     points = torch.where(both[..., None], points, near_points)
     return clip.with_points(points, both | (near_present & ~both))
 
@@ -207,7 +209,7 @@ class Speed(Transform):
             return clip
         factor = _uniform(g, self.low, self.high)
         length = max(1, round(len(clip.x) / factor))
-        return _resample(clip, torch.linspace(0, len(clip.x) - 1, length))
+        return _resample(clip, torch.linspace(0, len(clip.x) - 1, length, device=clip.x.device))
 
 
 class RandomCrop(Transform):
@@ -233,7 +235,7 @@ class FrameDropout(Transform):
 
     def __call__(self, clip: Clip, g: torch.Generator | None) -> Clip:
         n = len(clip.x)
-        keep = torch.rand(n, generator=g) >= self.p
+        keep = (torch.rand(n, generator=g) >= self.p).to(clip.x.device)
         if keep.sum() < max(1, n // 2):
             return clip
         return Clip(clip.x[keep], None if clip.mask is None else clip.mask[keep])
@@ -249,7 +251,7 @@ class PointDropout(Transform):
 
     def __call__(self, clip: Clip, g: torch.Generator | None) -> Clip:
         n = len(clip.x)
-        drop = (torch.rand(NUM_POINTS, generator=g) < self.p_point).expand(n, -1).clone()
+        drop = (torch.rand(NUM_POINTS, generator=g) < self.p_point).expand(n, -1).clone().to(clip.x.device)
         for hand in (LEFT_HAND, RIGHT_HAND):
             if float(torch.rand((), generator=g)) < self.p_hand:
                 span = max(1, int(n * _uniform(g, 0.0, self.max_span)))
@@ -267,7 +269,7 @@ class GaussianNoise(Transform):
         self.sigma = sigma
 
     def __call__(self, clip: Clip, g: torch.Generator | None) -> Clip:
-        noise = torch.randn(clip.x.shape, generator=g) * self.sigma
+        noise = torch.randn(clip.x.shape, generator=g).to(clip.x.device) * self.sigma
         if not clip.is_keypoints:
             return Clip(clip.x + noise * clip.x.std().clamp(min=1e-6), None)  # features: relative to their spread
         present = clip.present()
@@ -361,8 +363,8 @@ class Pipeline:
 
 
 def repad(batch: Batch, clips: list[Clip]) -> Batch:
-    """``batch`` with its clips replaced by ``clips`` (lengths may have changed), padded again."""
-    masks = None if clips[0].mask is None else [c.mask.numpy() for c in clips]
-    x, valid, mask = pad_clips([c.x.numpy() for c in clips], masks)
-    return Batch(x=torch.from_numpy(x), pad_mask=torch.from_numpy(~valid), lengths=torch.from_numpy(valid.sum(1)), gloss=batch.gloss,
-                 cat=batch.cat, occluded=batch.occluded, index=batch.index, point_mask=None if mask is None else torch.from_numpy(mask))  # fmt: skip
+    """``batch`` with its clips replaced by ``clips`` (lengths may have changed), padded again where they are."""
+    x, valid, mask = pad_clips([c.x for c in clips], None if clips[0].mask is None else [c.mask for c in clips])
+    lengths = torch.tensor([len(c.x) for c in clips], dtype=torch.int64)  # on the host, as Batch.lengths always is
+    return Batch(x=x, pad_mask=~valid, lengths=lengths, gloss=batch.gloss, cat=batch.cat, occluded=batch.occluded,
+                 index=batch.index, point_mask=mask)  # fmt: skip

@@ -43,6 +43,9 @@ METRIC_COLUMNS = (
     "val_loss", "val_gloss_acc", "val_cat_acc", "lr", "epoch_time_s", "train_time_s", "data_wait",
 )  # fmt: skip
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+# trainer.compile: torch.compile's mode (true = "default"); reduce-overhead captures CUDA graphs, one
+# per input shape, so it wants static shapes (data.pad_to) and compiles without dynamic shapes.
+COMPILE_MODES = (False, True, "default", "reduce-overhead", "max-autotune")
 # trainer.monitor: which epoch is "best" (checkpoints/<Model>_best.pt, early stopping). Keys compare
 # as lists, larger is better.
 MONITORS = {
@@ -112,7 +115,7 @@ class Trainer:
         monitor: str = "val_gloss_acc",
         ema: float | None = None,
         resume: str | None = None,
-        compile: bool = False,
+        compile: bool | str = False,
         limit_train_batches: int | None = None,
         limit_val_batches: int | None = None,
         log_every: int = 10,
@@ -133,6 +136,8 @@ class Trainer:
             raise ConfigError(f"trainer.monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
         if ema is not None and not 0.0 < ema < 1.0:
             raise ConfigError(f"trainer.ema must be a decay in (0, 1) (e.g. 0.999) or null, got {ema}")
+        if compile not in COMPILE_MODES:
+            raise ConfigError(f"trainer.compile must be one of {', '.join(map(str, COMPILE_MODES))}, got {compile!r}")
         if amp_dtype not in ("auto", *AMP_DTYPES):
             raise ConfigError(f"trainer.amp_dtype must be auto, bf16 or fp16, got {amp_dtype!r}")
         self.device = resolve_device(device)
@@ -351,7 +356,9 @@ class Trainer:
         step_model = model
         if self.dist.enabled:  # gradients averaged over ranks
             step_model = nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        step_model = torch.compile(step_model, dynamic=True) if self.compile else step_model
+        if self.compile:
+            mode = "default" if self.compile is True else self.compile
+            step_model = torch.compile(step_model, mode=mode, dynamic=mode != "reduce-overhead")
         return step_model, ema.module if ema is not None else (model if self.dist.enabled else step_model)
 
     def _log_start(self, model, ema, run, data, transform, opt_factory, loaders, loop, total, epochs, per_epoch_steps) -> None:
