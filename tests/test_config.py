@@ -49,12 +49,10 @@ def test_every_model_option_instantiates(model):
 
 
 @pytest.mark.parametrize("data", options("data"))
-def test_every_data_option_instantiates(data):
-    model = "iv3_gru" if data == "features" else "transformer"
-    cfg = compose_config(f"data={data}", f"model={model}")
-    ds = instantiate(cfg.data)
-    assert ds.input_dim == cfg.model.input_dim  # what the data provides is what the model reads
-    assert instantiate(compose_config(f"data={data}", "model=iv3_gru").data).kind == ("keypoints" if data == "keypoints" else "features")
+def test_every_data_option_instantiates_and_fits_its_model(data):
+    model = {"features": ["model=iv3_gru"], "frames": ["model=iv3_gru", "model.backbone=inception_v3"]}.get(data, ["model=transformer"])
+    cfg = compose_config(f"data={data}", *model)
+    check_model_fits_data(instantiate(cfg.model), instantiate(cfg.data))  # what the data provides is what the model reads
 
 
 def test_file_data_defaults_follow_the_seed_layout():
