@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -117,6 +119,36 @@ def run_command(*args: str, cwd: Path | None = None) -> subprocess.CompletedProc
         for handler in list(root.handlers):
             root.removeHandler(handler)
     return subprocess.CompletedProcess(["signlang", *args], code or 0, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def local_server(command: Callable[[int], list[str]], health: str, log: Path, timeout: float = 90) -> Iterator[str]:
+    """Start ``command(port)`` on a free port of 127.0.0.1, wait until ``health`` answers 200, yield its
+    URL, and stop it afterwards; its output goes to ``log`` (shown when it does not start)."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    with open(log, "w") as out:
+        server = subprocess.Popen(command(port), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.time() + timeout
+            while True:
+                try:
+                    if urllib.request.urlopen(f"{url}{health}", timeout=1).status == 200:
+                        break
+                except OSError:
+                    if server.poll() is not None or time.time() > deadline:
+                        pytest.fail(f"{command(port)[:4]} did not start: {Path(log).read_text()[-2000:]}")
+                    time.sleep(0.2)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

@@ -4,15 +4,11 @@ runs read back through its client, from a local SQLite store and from a real ``m
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
-from conftest import run_app
+from conftest import local_server, run_app
 
 SMOKE = ["trainer=smoke", "trainer.max_epochs=2", "data.num_gloss=4", "data.num_cat=2", "data.train_per_gloss=3",
          "data.val_per_gloss=2", "data.test_per_gloss=2", "data.min_len=4", "data.max_len=8", "model.d_model=32",
@@ -67,28 +63,10 @@ def test_mlflow_local_store_records_the_run_and_a_resume_continues_it(tmp_path):
 def mlflow_server(tmp_path):
     """A real tracking server on 127.0.0.1, SQLite behind it, serving artifacts itself."""
     pytest.importorskip("mlflow")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-               "--backend-store-uri", f"sqlite:///{tmp_path}/server.db", "--artifacts-destination", str(tmp_path / "artifacts")]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{uri}/health", timeout=1).status == 200:
-                break
-        except OSError:
-            if server.poll() is not None:
-                pytest.fail(f"mlflow server did not start: {server.stderr.read()[-2000:]}")
-            time.sleep(0.2)
-    else:
-        server.kill()
-        pytest.fail("mlflow server did not answer in 90 s")
-    yield uri
-    server.terminate()
-    server.wait(timeout=30)
+    command = lambda port: [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",  # noqa: E731
+                            "--backend-store-uri", f"sqlite:///{tmp_path}/server.db", "--artifacts-destination", str(tmp_path / "artifacts")]  # fmt: skip
+    with local_server(command, "/health", tmp_path / "server.log") as uri:
+        yield uri
 
 
 def test_a_sweep_logs_to_an_mlflow_server_one_experiment_for_all_its_jobs(tmp_path, mlflow_server):

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SHARED
+from conftest import SHARED, local_server
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = [
@@ -30,26 +26,9 @@ pytestmark = [
 @pytest.fixture
 def app_url(trained_run, tmp_path):
     pytest.importorskip("streamlit")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(tmp_path / "app.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "signlang.cli", "app", str(trained_run["run"].parent), "--port", str(port)],
-                              cwd=REPO, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        server.kill()
-        pytest.fail(f"the app did not start: {(tmp_path / 'app.log').read_text()[-2000:]}")
-    yield url
-    server.terminate()
-    server.wait(timeout=30)
+    command = lambda port: [sys.executable, "-m", "signlang.cli", "app", str(trained_run["run"].parent), "--port", str(port)]  # noqa: E731
+    with local_server(command, "/_stcore/health", tmp_path / "app.log") as url:
+        yield url
 
 
 @pytest.fixture
