@@ -9,7 +9,7 @@ from PIL import Image
 from signlang.data.layout import LEFT_HAND, RIGHT_HAND
 from signlang.render import BACKGROUND, PARTS, clip_frames, draw_frame
 
-from conftest import SHARED, run_command, tiny_synthetic
+from conftest import run_command, tiny_synthetic
 
 
 @pytest.fixture

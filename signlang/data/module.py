@@ -7,7 +7,6 @@ import logging
 import os
 
 import numpy as np
-
 import torch
 
 from signlang.data.clips import ClipSet, DeviceClips

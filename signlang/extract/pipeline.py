@@ -12,7 +12,6 @@ its gloss and category.
 from __future__ import annotations
 
 import argparse
-import csv
 import functools
 import json
 import logging
