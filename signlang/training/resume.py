@@ -49,10 +49,21 @@ def holds_run(folder: Path) -> bool:
     return (folder / METRICS_FILE).exists() or (folder / CHECKPOINT_DIR).exists()
 
 
-def _overrides(args: list[str]):
+def _overrides(overrides: list[str]):
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    return OverridesParser.create().parse_overrides([a for a in args if not a.startswith("-")])
+    return OverridesParser.create().parse_overrides(overrides)
+
+
+def _split(args: list[str]) -> tuple[list[str], list[str]]:
+    """The command line as Hydra reads it: its flags (``--cfg job``, ``-m``, ...) and the overrides."""
+    from hydra._internal.utils import get_args_parser
+
+    overrides = list(get_args_parser().parse_known_args(args)[0].overrides)
+    flags = list(args)
+    for override in overrides:
+        flags.remove(override)
+    return flags, overrides
 
 
 def _group(override) -> str:
@@ -73,17 +84,18 @@ def launch_args(args: list[str]) -> list[str]:
     """The command line Hydra composes (see the module docstring); raises ConfigError for a resume
     that cannot work."""
     extra = [f"hydra.run.dir={side_dir()}", "hydra.output_subdir=null"] if joins_rank0() else []
-    resume = next((o.value() for o in _overrides(args) if o.key_or_group == RESUME_KEY and o.value()), None)
+    flags, overrides = _split(args)
+    resume = next((o.value() for o in _overrides(overrides) if o.key_or_group == RESUME_KEY and o.value()), None)
     if resume is None:
         return args + extra
-    if any(a in ("-m", "--multirun") for a in args):
+    if any(a in ("-m", "--multirun") for a in flags):
         raise ConfigError("trainer.resume continues one run; it cannot be swept. Resume each run on its own")
     run_dir = resume_run_dir(str(resume))
     if not (Path(str(resume)).exists() and holds_run(run_dir)):
         raise ConfigError(f"trainer.resume={resume}: no run folder or checkpoint there; give a run folder or its checkpoints/<Model>_last.pt")
     choices = saved_choices(run_dir)
     groups = set(choices) | {p.name for p in CONF_DIR.iterdir() if p.is_dir()}  # a list of options is not a recorded choice
-    switched = {_group(o): o.value() for o in _overrides(args) if _group(o) in groups}
+    switched = {_group(o): o.value() for o in _overrides(overrides) if _group(o) in groups}
     for group, value in switched.items():
         if str(value) != str(choices.get(group)):
             raise ConfigError(
@@ -92,9 +104,9 @@ def launch_args(args: list[str]) -> list[str]:
             )
     own = [f"{group}={choice}" for group, choice in choices.items() if group not in switched and choice is not None]
     if joins_rank0():
-        return own + args + extra
+        return flags + own + overrides + extra
     session = f"{HYDRA_DIR}/resumed_{time.strftime('%Y-%m-%d_%H-%M-%S')}"
-    return own + args + [f"hydra.run.dir={run_dir}", f"hydra.output_subdir={session}"]
+    return flags + own + overrides + [f"hydra.run.dir={run_dir}", f"hydra.output_subdir={session}"]
 
 
 def restore_config(cfg: DictConfig, run_dir: Path) -> DictConfig:

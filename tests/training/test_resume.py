@@ -176,3 +176,14 @@ def test_resuming_cleans_up_what_a_killed_save_left(tmp_path):
     result = run_app(f"trainer.resume={folder}", "trainer.max_epochs=2")
     assert result.returncode == 0, result.stdout + result.stderr
     assert not stale.exists() and [int(r["epoch"]) for r in metrics(folder)] == [1, 2]
+
+
+def test_hydra_flags_pass_through_and_a_resume_gets_its_runs_choices(tmp_path):
+    from signlang.training.resume import launch_args
+
+    assert launch_args(["--cfg", "job", "model=gru"]) == ["--cfg", "job", "model=gru"]
+    train(tmp_path / "run", "trainer.max_epochs=1")
+    args = launch_args(["--cfg", "job", f"trainer.resume={tmp_path / 'run'}", "trainer.max_epochs=3"])
+    assert args[:2] == ["--cfg", "job"] and "model=transformer" in args and "scheduler=none" in args
+    assert f"hydra.run.dir={tmp_path / 'run'}" in args and any(a.startswith("hydra.output_subdir=.hydra/resumed_") for a in args)
+    assert args.index("model=transformer") < args.index("trainer.max_epochs=3")  # the command's overrides come last
