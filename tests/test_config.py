@@ -90,6 +90,9 @@ def test_every_trainer_option_instantiates(trainer):
 @pytest.mark.parametrize("experiment", options("experiment"))
 def test_every_experiment_composes_and_instantiates(experiment):
     cfg = compose_config(f"experiment={experiment}")
+    root = cfg.data.get("root")
+    if root and str(root).startswith("../shared") and not (CONF.parent / root).is_dir():
+        pytest.skip(f"{root} is not available (the preset composes; its data is read when it is instantiated)")
     check_model_fits_data(instantiate(cfg.model), instantiate(cfg.data))
     instantiate(cfg.transform)
 

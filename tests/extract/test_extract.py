@@ -172,14 +172,14 @@ def test_label_map_from_csv(tmp_path):
     assert labels("clip_a") == ("3", "1") and labels("other") == ("", "")
 
 
-def test_the_console_shows_progress_and_summary_and_nothing_from_mediapipe(tmp_path, capfd):
+def test_the_console_shows_progress_and_summary_and_nothing_from_mediapipe(tmp_path, capfd, shared_data):
     import io
 
     from rich.console import Console
 
     screen = io.StringIO()
     console = Console(file=screen, force_terminal=True, width=120)
-    records = extract(SHARED / "videos", tmp_path / "out", Options(keypoints=True, fps=10.0), workers=2, console=console)
+    records = extract(shared_data / "videos", tmp_path / "out", Options(keypoints=True, fps=10.0), workers=2, console=console)
     assert all(r["status"] == "extracted" for r in records)
     shown = screen.getvalue()
     assert "extract" in shown and "3/3" in shown and "signlang extract ->" in shown  # the bar, then the summary
