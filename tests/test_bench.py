@@ -34,3 +34,21 @@ def test_scaling_grid_runs_on_this_device_with_static_shapes(npz_root, capsys):
     assert row["peak_gpu_mb"] is None and row["kernel_share"] is None  # GPU figures only on a GPU
     report_scaling([row])
     assert "scaling" in capsys.readouterr().out
+
+
+def test_peak_rss_is_the_process_own_not_its_parents():
+    """A child's peak memory is its own even when its parent once held much more (Linux carries
+    ``ru_maxrss`` over fork + exec; the benchmark's parent holds the generated data)."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from signlang.bench import peak_rss_mb
+
+    held = np.ones(300 * 2**20 // 8)  # 300 MiB, touched: the parent's peak is at least torch + 300 MiB
+    parent = peak_rss_mb()
+    code = "from signlang.bench import peak_rss_mb; print(peak_rss_mb())"
+    child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert 0 < child < parent - 250
+    del held
