@@ -13,9 +13,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-# The hand-written layer wins on CPU up to this hidden size; above it, nn.GRU's fused kernels do
-# (measured by ``python -m signlang.bench``, which prints the comparison at the sizes signlang uses).
-HAND_GRU_MAX_HIDDEN = 64
+# The hand-written layer is used on CPU up to this hidden size. ``python -m signlang.bench`` prints
+# the comparison at every size signlang builds; on 2 idle cores (batch 32, 80 frames) it was 1.3-1.8x
+# faster at the reference's 16/12, 1.2x at 192, 1.1x at 256, and only 1.02-1.06x at 512, where
+# nn.GRU's fused kernel is kept.
+HAND_GRU_MAX_HIDDEN = 256
 
 
 class _GRULayer(torch.autograd.Function):

@@ -54,3 +54,18 @@ def test_bad_sizes_are_a_config_error():
         SignGRU(**{**SMALL, "hidden_sizes": []})
     with pytest.raises(ConfigError, match="use data=keypoints"):
         SignGRU(**{**SMALL, "input_dim": 40}, hands=True)
+
+
+def test_hand_written_layer_runs_on_cpu_up_to_its_size_limit(monkeypatch):
+    """The gate follows the benchmark: hand-written at <= HAND_GRU_MAX_HIDDEN units, nn.GRU above."""
+    import signlang.models.gru as gru_module
+    from signlang.models.gru_layer import HAND_GRU_MAX_HIDDEN
+
+    used = []
+    real = gru_module.gru_layer
+    monkeypatch.setattr(gru_module, "gru_layer", lambda gru, h: used.append(gru.hidden_size) or real(gru, h))
+    sizes = [12, HAND_GRU_MAX_HIDDEN, HAND_GRU_MAX_HIDDEN + 1]
+    grus, _ = build_grus(8, sizes, bidirectional=False)
+    h, pad_mask = torch.randn(2, 5, 8), torch.zeros(2, 5, dtype=torch.bool)
+    last_states(grus, h, pad_mask, None, torch.nn.Identity())
+    assert used == [12, HAND_GRU_MAX_HIDDEN]
