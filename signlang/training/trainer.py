@@ -371,6 +371,7 @@ class Trainer:
                  f", AMP {str(self.amp_dtype)[6:]}" if self.amp else "", f", weights averaged (EMA {self.ema})" if ema else "")  # fmt: skip
         train_s, val_s = expected_seconds(self, model, opt_factory, *loaders, total - loop.steps, epochs - loop.epoch)
         ranks = "" if self.dist.world_size == 1 else f" on each of {self.dist.world_size} ranks"
-        log.info("length: %d steps (%s; %d epochs of %d steps, batch %d%s); expected time about %s (training %s, validation %s)",
-                 total, self.length_reason(per_epoch_steps), epochs, per_epoch_steps, data.batch_size, ranks,
+        left = f" for the {total - loop.steps} steps left" if loop.steps else ""
+        log.info("length: %d steps (%s; %d epochs of %d steps, batch %d%s); expected time%s about %s (training %s, validation %s)",
+                 total, self.length_reason(per_epoch_steps), epochs, per_epoch_steps, data.batch_size, ranks, left,
                  duration(train_s + val_s), duration(train_s), duration(val_s))  # fmt: skip

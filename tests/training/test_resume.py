@@ -50,6 +50,7 @@ def test_same_seed_same_metrics_and_resume_matches_an_uninterrupted_run(tmp_path
     # The resumed run needs none of the original overrides: it restores the run's own config.
     result = run_app(f"trainer.resume={tmp_path / 'part'}", "trainer.max_epochs=4")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "expected time for the 2 steps left" in result.stdout + result.stderr  # 1 step per epoch, 2 of 4 done
     assert metrics(tmp_path / "part") == metrics(tmp_path / "a")
     assert (tmp_path / "part" / ".hydra" / "config.yaml").read_text() == original_config
     summary = json.loads((tmp_path / "part" / "summary.json").read_text())
