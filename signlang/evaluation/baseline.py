@@ -99,7 +99,8 @@ def run_baseline(args: argparse.Namespace, console: Console | None = None) -> in
     if args.json:
         sys.stdout.write(json.dumps(result) + "\n")
         return 0
-    table = Table(title=f"1-nearest-neighbour on {split} ({len(train)} training clips)", show_header=False)
+    console.print(f"1-nearest-neighbour on {split} ({len(train)} training clips, resampled to {args.frames} frames)")
+    table = Table(show_header=False)
     for key, value in result.items():
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
