@@ -65,11 +65,11 @@ def wait_for_images(driver, count: int, timeout: float = 60) -> None:
 
 def open_page(driver, name: str) -> None:
     from selenium.webdriver.common.by import By
-
-    label = driver.find_element(By.XPATH, f"//section[@data-testid='stSidebar']//label[.//p[text()='{name}']]")
-    driver.execute_script("arguments[0].click()", label)  # the radio's own overlay would take a plain click
     from selenium.webdriver.support.ui import WebDriverWait
 
+    xpath = f"//section[@data-testid='stSidebar']//label[.//p[text()='{name}']]"
+    labels = WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.XPATH, xpath))  # the sidebar renders after the body
+    driver.execute_script("arguments[0].click()", labels[0])  # the radio's own overlay would take a plain click
     headings = "[data-testid='stHeading']"  # st.header: the page's own heading
     WebDriverWait(driver, 60).until(lambda d: any(h.text.strip() == name for h in d.find_elements(By.CSS_SELECTOR, headings)))
 
