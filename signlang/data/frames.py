@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from signlang.data.clips import ClipSet
-from signlang.data.module import ClipData
+from signlang.data.module import ClipData, split_paths
 from signlang.data.npz import label_problems, read_label_table
 from signlang.errors import ConfigError, DataError, summarize
 from signlang.extract.video import clip_id, find_videos, read_frames
@@ -52,11 +52,8 @@ class FrameData(ClipData):
             raise ConfigError("set both data.test_dir and data.test_labels, or neither")
         if fps <= 0:
             raise ConfigError(f"data.fps must be > 0, got {fps}")
-        self.paths = {}
-        for split, directory, labels in (("train", train_dir, train_labels), ("val", val_dir, val_labels)):
-            if (directory is None or labels is None) and root is None:
-                raise ConfigError(f"no {split} split: set data.{split}_dir and data.{split}_labels, or data.root")
-            self.paths[split] = (directory or str(Path(root) / f"videos_{split}"), labels or str(Path(root) / f"{split}_labels.csv"))
+        self.paths = {"train": split_paths("train", root, "videos", train_dir, train_labels),
+                      "val": split_paths("val", root, "videos", val_dir, val_labels)}  # fmt: skip
         if test_dir is not None:
             self.paths["test"] = (test_dir, test_labels)
         self.fps = float(fps)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -162,6 +163,19 @@ class ClipData:
         where, why = choose_placement(clips.nbytes, torch.device(device or "cpu"), self.device_share)
         log.info("data.cache=device: %d clips %s (%s)", len(clips), "on the GPU" if where == "device" else "in pinned host memory", why)
         return DeviceClips(clips, device) if where == "device" else clips
+
+
+def split_paths(split: str, root: str | None, folder: str, directory: str | None, labels: str | None) -> tuple[str, str]:
+    """A split's folder and labels CSV: as given, else from ``root`` in the seed layout
+    (``<root>/<folder>_<split>``, ``<root>/<split>_labels.csv``)."""
+    if (directory is None or labels is None) and root is None:
+        missing = " and ".join(f"data.{split}_{k}" for k, v in (("dir", directory), ("labels", labels)) if v is None)
+        extra = " (or carve val from the training CSV with data.val_split=0.15)" if split == "val" else ""
+        raise ConfigError(f"no {split} split: set {missing}, or data.root to a folder in the seed layout{extra}")
+    return (
+        directory if directory is not None else str(Path(root) / f"{folder}_{split}"),
+        labels if labels is not None else str(Path(root) / f"{split}_labels.csv"),
+    )
 
 
 def choose_placement(nbytes: int, device: torch.device, share: float, free: int | None = None) -> tuple[str, str]:

@@ -20,7 +20,7 @@ import pandas as pd
 from signlang.data.cache import CACHE_MODES, LazyClipSet, build_cached, cache_key, cache_root, fill_buffer, npz_length, open_cached
 from signlang.data.clips import ClipSet
 from signlang.data.layout import INPUT_DIMS, NUM_POINTS
-from signlang.data.module import ClipData
+from signlang.data.module import ClipData, split_paths
 from signlang.data.stratify import assign
 from signlang.errors import ConfigError, DataError, summarize
 from signlang.files import atomic_write
@@ -333,9 +333,9 @@ class NpzData(ClipData):
             raise ConfigError("data.val_group_by groups the carved val split; set data.val_split too")
         if feature_dtype not in ("float32", "float16"):
             raise ConfigError(f"data.feature_dtype must be float32 or float16, got {feature_dtype!r}")
-        self.paths = {"train": self._paths("train", root, train_dir, train_labels)}
+        self.paths = {"train": split_paths("train", root, "keypoints", train_dir, train_labels)}
         if val_split is None:
-            self.paths["val"] = self._paths("val", root, val_dir, val_labels)
+            self.paths["val"] = split_paths("val", root, "keypoints", val_dir, val_labels)
         if test_dir is not None:
             self.paths["test"] = (test_dir, test_labels)
         self.val_split = None if val_split is None else float(val_split)
@@ -349,18 +349,6 @@ class NpzData(ClipData):
             raise ConfigError(f"data.cache must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
         self.cache_dir = cache_dir
         self.load_workers = load_workers
-
-    @staticmethod
-    def _paths(split: str, root: str | None, directory: str | None, labels: str | None) -> tuple[str, str]:
-        """A split's folder and CSV: as given, else from ``root`` in the seed layout."""
-        if (directory is None or labels is None) and root is None:
-            missing = " and ".join(f"data.{split}_{k}" for k, v in (("dir", directory), ("labels", labels)) if v is None)
-            extra = " (or carve val from the training CSV with data.val_split=0.15)" if split == "val" else ""
-            raise ConfigError(f"no {split} split: set {missing}, or data.root to a folder in the seed layout{extra}")
-        return (
-            directory if directory is not None else str(Path(root) / f"keypoints_{split}"),
-            labels if labels is not None else str(Path(root) / f"{split}_labels.csv"),
-        )
 
     def available(self) -> list[str]:
         return ["train", "val"] + (["test"] if "test" in self.paths else [])
