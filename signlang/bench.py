@@ -110,12 +110,8 @@ def measure(
     model.input_norm.fit(train.chunks())
     model.to(trainer.device)
     opt = torch.optim.AdamW(param_groups(model), lr=1e-4)
-    scaler = torch.amp.GradScaler(trainer.device.type, enabled=trainer.amp and trainer.amp_dtype == torch.float16)
-    if compile_model:
-        mode = "default" if compile_model is True else compile_model
-        step_model = torch.compile(model, mode=mode, dynamic=mode != "reduce-overhead")
-    else:
-        step_model = model
+    scaler = trainer.grad_scaler()
+    step_model, _ = trainer.wrap(model)  # compiled as training compiles it (trainer.compile)
     loader = data.loader(train, train=True, device=trainer.device)
     progress = Progress(disable=True)
 

@@ -168,6 +168,10 @@ class Trainer:
     def autocast(self):
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype, enabled=self.amp)
 
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        """Loss scaling, on only for fp16 autocast (bf16 and float32 need none)."""
+        return torch.amp.GradScaler(self.device.type, enabled=self.amp and self.amp_dtype == torch.float16)
+
     def train_step(self, model, batch: Batch, optimizer, scaler) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """One forward, backward and optimizer step (also what ``signlang.bench`` times); returns the loss
         and logits, still on the device."""
@@ -307,7 +311,7 @@ class Trainer:
         epochs = math.ceil(total / per_epoch_steps)
         opt = optimizer(param_groups(model))
         sched = scheduler(opt, total_steps=total, steps_per_epoch=per_epoch_steps)
-        scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp and self.amp_dtype == torch.float16)
+        scaler = self.grad_scaler()
         ema = EMA(model, self.ema) if self.ema else None
         loop = LoopState()
         if resumed is not None:
@@ -316,7 +320,7 @@ class Trainer:
             run.start_resumed_session()
             run.append_missing_metrics(loop.history)
             log.info("resuming %s after epoch %d (step %d of %d)", run.path, loop.epoch, loop.steps, total)
-        step_model, eval_model = self._wrap(model, ema)
+        step_model, eval_model = self.wrap(model, ema)
         self._log_start(model, ema, run, data, transform, opt_factory=optimizer, loaders=(train_loader, val_loader),
                         loop=loop, total=total, epochs=epochs, per_epoch_steps=per_epoch_steps)  # fmt: skip
         run.set_status("running", model=name, max_epochs=epochs, total_steps=total, device=str(self.device), signlang_version=__version__)
@@ -350,7 +354,7 @@ class Trainer:
         log.info("trained: best epoch %d (%s), val gloss %.3f cat %.3f", loop.best_epoch, self.monitor, loop.best["val_gloss_acc"], loop.best["val_cat_acc"])
         return run.update_summary(epochs_completed=loop.epoch, steps_completed=loop.steps, best_epoch=loop.best_epoch, best=loop.best)
 
-    def _wrap(self, model: nn.Module, ema: EMA | None) -> tuple[nn.Module, nn.Module]:
+    def wrap(self, model: nn.Module, ema: EMA | None = None) -> tuple[nn.Module, nn.Module]:
         """The model the steps run on (DDP-wrapped under torchrun, compiled with trainer.compile; same
         parameters) and the one validation scores (the averaged weights with trainer.ema; never DDP)."""
         step_model = model
