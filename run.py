@@ -1,10 +1,10 @@
 """Train one model from the composed Hydra config; every run gets its own folder under experiments/.
 
-    python run.py                                        # SignTransformer on synthetic data
-    python run.py model=iv3_gru data=features data.root=data/processed
-    python run.py -m optim.lr=1e-3,1e-4 trainer.max_epochs=1   # a sweep, one folder per job
-    python run.py trainer.resume=experiments/runs/<run> trainer.max_epochs=50   # signlang/training/resume.py
-    torchrun --nproc_per_node=4 run.py data=keypoints    # one process per GPU, one run folder
+python run.py                                        # SignTransformer on synthetic data
+python run.py model=iv3_gru data=features data.root=data/processed
+python run.py -m optim.lr=1e-3,1e-4 trainer.max_epochs=1   # a sweep, one folder per job
+python run.py trainer.resume=experiments/runs/<run> trainer.max_epochs=50   # signlang/training/resume.py
+torchrun --nproc_per_node=4 run.py data=keypoints    # one process per GPU, one run folder
 """
 
 import sys
@@ -36,7 +36,9 @@ def main(cfg: DictConfig) -> float:
         if cfg.trainer.resume:  # the run's own config, with this command's overrides on top
             cfg = restore_config(cfg, run.path)
         config = OmegaConf.to_container(cfg, resolve=True)
-        run.attach(build_loggers(cfg.logger), config, run_tags(cfg), resumed=bool(cfg.trainer.resume))  # TensorBoard, MLflow
+        run.attach(
+            build_loggers(cfg.logger), config, run_tags(cfg), resumed=bool(cfg.trainer.resume)
+        )  # TensorBoard, MLflow
         seed_everything(cfg.trainer.seed, deterministic=cfg.trainer.deterministic)
         data = instantiate(cfg.data)
         data.bind_split(run.path, write=run.writer)  # a val split carved at load time: recorded once, reused on resume

@@ -54,12 +54,18 @@ def peak_rss_mb() -> float:
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: ru_maxrss (kB on Linux, bytes on macOS)
+    return (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )  # not Linux: ru_maxrss (kB on Linux, bytes on macOS)
 
 
 def idle_torch_rss_mb() -> float:
-    out = subprocess.run([sys.executable, "-c", "import torch; from signlang.bench import peak_rss_mb; print(peak_rss_mb())"],
-                         capture_output=True, text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", "import torch; from signlang.bench import peak_rss_mb; print(peak_rss_mb())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(out.stdout.strip())
 
 
@@ -94,10 +100,18 @@ def measure(
     kind = "keypoints" if model_name == "transformer" else "features"
     started = time.perf_counter()
     data = NpzData(
-        kind=kind, root=root, num_gloss=num_gloss, num_cat=num_cat, batch_size=batch_size, eval_batch_size=max(64, 2 * batch_size),
-        key=ARRAY_KEYS[kind][0], cache=cache, feature_dtype="float16" if kind == "features" else "float32", cache_dir=f"{root}/.cache",
+        kind=kind,
+        root=root,
+        num_gloss=num_gloss,
+        num_cat=num_cat,
+        batch_size=batch_size,
+        eval_batch_size=max(64, 2 * batch_size),
+        key=ARRAY_KEYS[kind][0],
+        cache=cache,
+        feature_dtype="float16" if kind == "features" else "float32",
+        cache_dir=f"{root}/.cache",
         pad_to=pad_to,
-    )  # fmt: skip
+    )
     data.setup()
     load_s = time.perf_counter() - started
     rss_load_mb = peak_rss_mb()
@@ -145,7 +159,11 @@ def measure(
     train_round(1)  # warm-up: allocators, caches (and compilation)
     rounds = [train_round(epoch) for epoch in (2, 3)]
     peak_gpu_mb = torch.cuda.max_memory_allocated(trainer.device) / 2**20 if trainer.device.type == "cuda" else None
-    kernel_share = kernel_time_share(trainer, step_model, loader, opt, scaler) if profile and trainer.device.type == "cuda" else None
+    kernel_share = (
+        kernel_time_share(trainer, step_model, loader, opt, scaler)
+        if profile and trainer.device.type == "cuda"
+        else None
+    )
     peak_rss = peak_rss_mb()  # training and validation only
     compute = min(pure_compute(epoch) for epoch in (2, 3))
     stats = min(rounds, key=lambda r: r["time_s"])  # min over rounds: the least disturbed measurement
@@ -155,14 +173,29 @@ def measure(
     bucketed = BatchSampler(lengths, 32, shuffle=True, bucket=True, seed=0).batches()
     feature_bytes = int(train.lengths.sum() + val.lengths.sum()) * train.width * (2 if kind == "features" else 4)
     return {
-        "model": model_name, "cache": cache, "device": str(trainer.device), "amp": trainer.amp, "compile": compile_model,
-        "threads": torch.get_num_threads(), "workers": data.workers_for(train), "load_s": load_s,
-        "train_samples_per_s": len(train) / stats["time_s"], "train_epoch_s": stats["time_s"],
-        "epoch_s": stats["time_s"] + stats["val_s"], "data_wait": stats["data_wait"], "compute_s": compute,
-        "epoch_over_compute": stats["time_s"] / compute, "padding_plain": padding_fraction(lengths, plain),
-        "padding_bucketed": padding_fraction(lengths, bucketed), "data_mb": feature_bytes / 2**20, "rss_after_load_mb": rss_load_mb,
-        "peak_rss_mb": peak_rss, "batch_size": batch_size, "peak_gpu_mb": peak_gpu_mb, "kernel_share": kernel_share,
-    }  # fmt: skip
+        "model": model_name,
+        "cache": cache,
+        "device": str(trainer.device),
+        "amp": trainer.amp,
+        "compile": compile_model,
+        "threads": torch.get_num_threads(),
+        "workers": data.workers_for(train),
+        "load_s": load_s,
+        "train_samples_per_s": len(train) / stats["time_s"],
+        "train_epoch_s": stats["time_s"],
+        "epoch_s": stats["time_s"] + stats["val_s"],
+        "data_wait": stats["data_wait"],
+        "compute_s": compute,
+        "epoch_over_compute": stats["time_s"] / compute,
+        "padding_plain": padding_fraction(lengths, plain),
+        "padding_bucketed": padding_fraction(lengths, bucketed),
+        "data_mb": feature_bytes / 2**20,
+        "rss_after_load_mb": rss_load_mb,
+        "peak_rss_mb": peak_rss,
+        "batch_size": batch_size,
+        "peak_gpu_mb": peak_gpu_mb,
+        "kernel_share": kernel_share,
+    }
 
 
 def kernel_time_share(trainer, model, loader, optimizer, scaler, steps: int = 10) -> float:
@@ -216,7 +249,15 @@ def gru_comparison(batch: int = 32, steps: int = 80, repeats: int = 5, threads: 
 
             torch_ms = timed(lambda: gru(x)[0])
             hand_ms = timed(lambda: gru_layer(gru, x))
-            rows.append({"input": width, "hidden": hidden, "nn_gru_ms": torch_ms, "hand_ms": hand_ms, "speedup": torch_ms / hand_ms})
+            rows.append(
+                {
+                    "input": width,
+                    "hidden": hidden,
+                    "nn_gru_ms": torch_ms,
+                    "hand_ms": hand_ms,
+                    "speedup": torch_ms / hand_ms,
+                }
+            )
             width = hidden
     return rows
 
@@ -227,18 +268,29 @@ def report_gru(rows: list[dict], batch: int = 32, steps: int = 80) -> None:
 
     from signlang.models.gru_layer import HAND_GRU_MAX_HIDDEN
 
-    table = Table(title=f"GRU layer on CPU, forward + backward, batch {batch}, {steps} frames: nn.GRU vs the hand-written backward")
+    table = Table(
+        title=f"GRU layer on CPU, forward + backward, batch {batch}, {steps} frames: nn.GRU vs the hand-written backward"
+    )
     for c in ("input", "hidden", "nn.GRU", "hand-written", "speed-up", "used on CPU"):
         table.add_column(c, justify="right")
     for r in rows:
         used = "hand-written" if r["hidden"] <= HAND_GRU_MAX_HIDDEN else "nn.GRU"
-        table.add_row(str(r["input"]), str(r["hidden"]), f"{r['nn_gru_ms']:.1f} ms", f"{r['hand_ms']:.1f} ms", f"{r['speedup']:.2f}x", used)
+        table.add_row(
+            str(r["input"]),
+            str(r["hidden"]),
+            f"{r['nn_gru_ms']:.1f} ms",
+            f"{r['hand_ms']:.1f} ms",
+            f"{r['speedup']:.2f}x",
+            used,
+        )
     Console(width=200).print(table)
 
 
 def run_child(config: dict) -> dict | None:
     """One configuration in a fresh process (so its peak RSS is its own); None, with the error shown, if it fails."""
-    out = subprocess.run([sys.executable, "-m", "signlang.bench", "--child", json.dumps(config)], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "signlang.bench", "--child", json.dumps(config)], capture_output=True, text=True
+    )
     if out.returncode != 0:
         sys.stderr.write(f"failed: {config}\n{out.stderr[-2000:]}\n")
         return None
@@ -249,31 +301,72 @@ def report(rows: list[dict], idle_mb: float) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"signlang.bench: {TRAIN} train / {VAL} val clips, T 80-160, batch 32 (idle `import torch`: {idle_mb:.0f} MB RSS)")
-    columns = ["model", "cache", "device", "amp", "compile", "samples/s", "train epoch", "+val", "data wait", "compute",
-               "epoch/compute", "padding plain→bucketed", "peak RSS", "RSS target"]  # fmt: skip
+    table = Table(
+        title=f"signlang.bench: {TRAIN} train / {VAL} val clips, T 80-160, batch 32 (idle `import torch`: {idle_mb:.0f} MB RSS)"
+    )
+    columns = [
+        "model",
+        "cache",
+        "device",
+        "amp",
+        "compile",
+        "samples/s",
+        "train epoch",
+        "+val",
+        "data wait",
+        "compute",
+        "epoch/compute",
+        "padding plain→bucketed",
+        "peak RSS",
+        "RSS target",
+    ]
     for c in columns:
         table.add_column(c, justify="left" if c in ("model", "cache", "device") else "right")
     for r in rows:
         target = f"≤ {1.5 * r['data_mb'] + idle_mb:.0f} MB" if r["model"] == "iv3_gru" else ""
         table.add_row(
-            r["model"], r["cache"], r["device"], "on" if r["amp"] else "off", "on" if r["compile"] else "off", f"{r['train_samples_per_s']:.1f}",
-            f"{r['train_epoch_s']:.2f} s", f"{r['epoch_s']:.2f} s", f"{100 * r['data_wait']:.1f} %", f"{r['compute_s']:.2f} s",
-            f"{r['epoch_over_compute']:.3f}", f"{100 * r['padding_plain']:.1f} % → {100 * r['padding_bucketed']:.1f} %",
-            f"{r['peak_rss_mb']:.0f} MB", target,
-        )  # fmt: skip
+            r["model"],
+            r["cache"],
+            r["device"],
+            "on" if r["amp"] else "off",
+            "on" if r["compile"] else "off",
+            f"{r['train_samples_per_s']:.1f}",
+            f"{r['train_epoch_s']:.2f} s",
+            f"{r['epoch_s']:.2f} s",
+            f"{100 * r['data_wait']:.1f} %",
+            f"{r['compute_s']:.2f} s",
+            f"{r['epoch_over_compute']:.3f}",
+            f"{100 * r['padding_plain']:.1f} % → {100 * r['padding_bucketed']:.1f} %",
+            f"{r['peak_rss_mb']:.0f} MB",
+            target,
+        )
     Console(width=200).print(table)
 
 
-def scaling_configs(models: list[str], root: str, device: str, batches: list[int], threads: int | None = None) -> list[dict]:
+def scaling_configs(
+    models: list[str], root: str, device: str, batches: list[int], threads: int | None = None
+) -> list[dict]:
     """The scaling grid: batch x fp32/bf16 x eager/compiled (CUDA graphs on static shapes), data held on
     the device where it fits (``data.cache=device``), a few steps profiled for the GPU's kernel time."""
     cache = "device" if device.startswith("cuda") else "memory"
     return [
-        dict(model_name=m, cache=cache, root=root, device=device, amp=amp, compile_model=compiled, threads=threads, batch_size=b,
-             pad_to=16 if compiled else None, profile=True)
-        for m in models for b in batches for amp in (False, True) for compiled in (False, "reduce-overhead")
-    ]  # fmt: skip
+        dict(
+            model_name=m,
+            cache=cache,
+            root=root,
+            device=device,
+            amp=amp,
+            compile_model=compiled,
+            threads=threads,
+            batch_size=b,
+            pad_to=16 if compiled else None,
+            profile=True,
+        )
+        for m in models
+        for b in batches
+        for amp in (False, True)
+        for compiled in (False, "reduce-overhead")
+    ]
 
 
 def report_scaling(rows: list[dict]) -> None:
@@ -281,13 +374,32 @@ def report_scaling(rows: list[dict]) -> None:
     from rich.table import Table
 
     table = Table(title="scaling: batch x precision x compilation (data on the device where it fits)")
-    for c in ("model", "batch", "amp", "compile", "samples/s", "train epoch", "data wait", "peak GPU memory", "time in GPU kernels"):
+    for c in (
+        "model",
+        "batch",
+        "amp",
+        "compile",
+        "samples/s",
+        "train epoch",
+        "data wait",
+        "peak GPU memory",
+        "time in GPU kernels",
+    ):
         table.add_column(c, justify="left" if c == "model" else "right")
     for r in rows:
         gpu = "—" if r["peak_gpu_mb"] is None else f"{r['peak_gpu_mb']:.0f} MB"
         share = "—" if r["kernel_share"] is None else f"{100 * r['kernel_share']:.0f} %"
-        table.add_row(r["model"], str(r["batch_size"]), "bf16" if r["amp"] else "fp32", str(r["compile"] or "eager"),
-                      f"{r['train_samples_per_s']:.0f}", f"{r['train_epoch_s']:.2f} s", f"{100 * r['data_wait']:.1f} %", gpu, share)  # fmt: skip
+        table.add_row(
+            r["model"],
+            str(r["batch_size"]),
+            "bf16" if r["amp"] else "fp32",
+            str(r["compile"] or "eager"),
+            f"{r['train_samples_per_s']:.0f}",
+            f"{r['train_epoch_s']:.2f} s",
+            f"{100 * r['data_wait']:.1f} %",
+            gpu,
+            share,
+        )
     Console(width=200).print(table)
 
 
@@ -302,8 +414,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="torch threads per process (default: torch's choice)")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--gru-only", action="store_true", help="only the hand-written GRU vs nn.GRU comparison")
-    parser.add_argument("--scaling", action="store_true", help="the scaling table instead: batch x fp32/bf16 x eager/compiled (for --device cuda)")
-    parser.add_argument("--batches", nargs="+", type=int, default=[32, 128, 512], help="batch sizes of the scaling table")
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="the scaling table instead: batch x fp32/bf16 x eager/compiled (for --device cuda)",
+    )
+    parser.add_argument(
+        "--batches", nargs="+", type=int, default=[32, 128, 512], help="batch sizes of the scaling table"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -320,9 +438,13 @@ def main(argv: list[str] | None = None) -> int:
     sys.stderr.write(f"data ready in {root} ({time.perf_counter() - started:.0f} s)\n")
     amps = {"off": [False], "on": [True], "both": [False, True]}[args.amp]
     configs = [
-        dict(model_name=m, cache=c, root=str(root), device=args.device, amp=a, compile_model=False, threads=args.threads)
-        for m in args.models for c in args.caches for a in (amps if c == "memory" else amps[:1])
-    ]  # fmt: skip
+        dict(
+            model_name=m, cache=c, root=str(root), device=args.device, amp=a, compile_model=False, threads=args.threads
+        )
+        for m in args.models
+        for c in args.caches
+        for a in (amps if c == "memory" else amps[:1])
+    ]
     if args.compile:
         configs += [{**c, "compile_model": True} for c in configs if c["cache"] == "memory" and c["amp"] == amps[-1]]
     if args.scaling:
@@ -334,8 +456,10 @@ def main(argv: list[str] | None = None) -> int:
         if row is None:
             continue
         rows.append(row)
-        sys.stderr.write(f"{config['model_name']} cache={config['cache']} batch={row['batch_size']} amp={config['amp']} "
-                         f"compile={config['compile_model']}: {row['train_epoch_s']:.2f} s\n")  # fmt: skip
+        sys.stderr.write(
+            f"{config['model_name']} cache={config['cache']} batch={row['batch_size']} amp={config['amp']} "
+            f"compile={config['compile_model']}: {row['train_epoch_s']:.2f} s\n"
+        )
         if args.json:  # written as it goes: a long benchmark cut short keeps what it measured
             Path(args.json).write_text(json.dumps({"idle_torch_rss_mb": idle, "rows": rows}, indent=2))
     if args.scaling:

@@ -34,15 +34,50 @@ log = logging.getLogger("signlang")
 # command: (module, function adding its arguments, function running it, help)
 COMMANDS = {
     "validate": ("signlang.validate", "add_arguments", "run", "check a folder of .npz clips and its labels CSV"),
-    "evaluate": ("signlang.evaluation.evaluate", "add_arguments", "run_evaluate", "evaluate a run's checkpoint and write eval/<split>/"),
-    "predict": ("signlang.evaluation.predict", "add_arguments", "run_predict", "predict gloss and category of .npz clips"),
+    "evaluate": (
+        "signlang.evaluation.evaluate",
+        "add_arguments",
+        "run_evaluate",
+        "evaluate a run's checkpoint and write eval/<split>/",
+    ),
+    "predict": (
+        "signlang.evaluation.predict",
+        "add_arguments",
+        "run_predict",
+        "predict gloss and category of .npz clips",
+    ),
     "runs": ("signlang.runs", "add_arguments", "run_runs", "table of runs and sweep jobs"),
     "plot": ("signlang.plots", "add_arguments", "run_plot", "learning curves of one or more runs to PNG"),
-    "resume-sweep": ("signlang.sweeps", "add_arguments", "run_resume_sweep", "re-launch the jobs of a sweep that did not finish"),
-    "extract": ("signlang.extract.pipeline", "add_arguments", "run_extract", "videos to .npz keypoints/features and a labels CSV"),
-    "split": ("signlang.data.split", "add_arguments", "run_split", "train/val/test in the seed layout, stratified and grouped"),
-    "baseline": ("signlang.evaluation.baseline", "add_arguments", "run_baseline", "1-nearest-neighbour baseline on a config's data"),
-    "render": ("signlang.render", "add_arguments", "run_render", "skeleton animation of a keypoint clip to .mp4 or .gif"),
+    "resume-sweep": (
+        "signlang.sweeps",
+        "add_arguments",
+        "run_resume_sweep",
+        "re-launch the jobs of a sweep that did not finish",
+    ),
+    "extract": (
+        "signlang.extract.pipeline",
+        "add_arguments",
+        "run_extract",
+        "videos to .npz keypoints/features and a labels CSV",
+    ),
+    "split": (
+        "signlang.data.split",
+        "add_arguments",
+        "run_split",
+        "train/val/test in the seed layout, stratified and grouped",
+    ),
+    "baseline": (
+        "signlang.evaluation.baseline",
+        "add_arguments",
+        "run_baseline",
+        "1-nearest-neighbour baseline on a config's data",
+    ),
+    "render": (
+        "signlang.render",
+        "add_arguments",
+        "run_render",
+        "skeleton animation of a keypoint clip to .mp4 or .gif",
+    ),
     "app": ("signlang.app.launch", "add_arguments", "run_app", "local web app: runs, clips, predictions"),
 }
 
@@ -58,9 +93,13 @@ def _train(overrides: list[str]) -> int:
 
 
 def top_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="signlang", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="signlang", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"signlang {__version__}")
-    parser.add_argument("command", nargs="?", choices=["train", *COMMANDS], metavar="COMMAND", help="see the list above")
+    parser.add_argument(
+        "command", nargs="?", choices=["train", *COMMANDS], metavar="COMMAND", help="see the list above"
+    )
     return parser
 
 

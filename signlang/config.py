@@ -29,8 +29,10 @@ def register_resolvers() -> None:
 
 def check_model_fits_data(model: object, data: object) -> None:
     """Refuse before training when the model reads another kind of input than the data provides."""
-    need, have = getattr(model, "input_kind"), getattr(data, "kind")
+    need, have = model.input_kind, data.kind
     if need == have:
         return
     name = type(model).__name__
-    raise ConfigError(f"{name} reads {DESCRIPTIONS[need]}, but this data provides {DESCRIPTIONS[have]}: use {DATA_FOR_KIND[need]}")
+    raise ConfigError(
+        f"{name} reads {DESCRIPTIONS[need]}, but this data provides {DESCRIPTIONS[have]}: use {DATA_FOR_KIND[need]}"
+    )

@@ -28,7 +28,14 @@ class ConsoleHandler(RichHandler):
 
 def progress_bar(enabled: bool = True):
     """The training progress display: a transient bar per epoch and per validation pass."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(
         TextColumn("[bold]{task.description}"),
@@ -44,4 +51,10 @@ def progress_bar(enabled: bool = True):
 
 def duration(seconds: float) -> str:
     """``42 s``, ``12.5 min`` or ``2.1 h``."""
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+    return (
+        f"{seconds:.0f} s"
+        if seconds < 90
+        else f"{seconds / 60:.1f} min"
+        if seconds < 5400
+        else f"{seconds / 3600:.1f} h"
+    )

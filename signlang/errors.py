@@ -6,7 +6,8 @@ import functools
 import logging
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger("signlang")
 
@@ -60,7 +61,9 @@ def exit_on_user_error(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except KeyboardInterrupt as exc:
             signum = getattr(exc, "signum", 2)  # SIGINT unless signlang.training.signals says otherwise
-            log.error("interrupted (%s); the run folder keeps every completed epoch", "SIGTERM" if signum == 15 else "SIGINT")
+            log.error(
+                "interrupted (%s); the run folder keeps every completed epoch", "SIGTERM" if signum == 15 else "SIGINT"
+            )
             if _debug():
                 raise
             sys.exit(128 + signum)

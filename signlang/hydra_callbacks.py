@@ -25,7 +25,9 @@ def _writable(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise RunFolderError(f"cannot create {folder} ({e.strerror}); set paths.output_root to a writable folder") from None
+        raise RunFolderError(
+            f"cannot create {folder} ({e.strerror}); set paths.output_root to a writable folder"
+        ) from None
 
 
 class ProtectRunFolders(Callback):
@@ -72,5 +74,7 @@ class SweepSummary(Callback):
         rows = render_sweep(sweep, console)
         failed = [r.folder for r in rows if r.status != "finished"]
         if failed:
-            raise RunFolderError(f"{len(failed)} of {len(rows)} job(s) did not finish ({', '.join(failed)}); "
-                                 f"see their run.log, fix, then: signlang resume-sweep {sweep}")  # fmt: skip
+            raise RunFolderError(
+                f"{len(failed)} of {len(rows)} job(s) did not finish ({', '.join(failed)}); "
+                f"see their run.log, fix, then: signlang resume-sweep {sweep}"
+            )

@@ -21,10 +21,16 @@ from omegaconf import DictConfig, OmegaConf
 log = logging.getLogger(__name__)
 
 SCALARS = {  # metrics.csv column -> tracker name
-    "train_loss": "train/loss", "train_gloss_acc": "train/gloss_acc", "train_cat_acc": "train/cat_acc",
-    "val_loss": "val/loss", "val_gloss_acc": "val/gloss_acc", "val_cat_acc": "val/cat_acc",
-    "lr": "lr", "epoch_time_s": "time/epoch_s", "data_wait": "time/data_wait",
-}  # fmt: skip
+    "train_loss": "train/loss",
+    "train_gloss_acc": "train/gloss_acc",
+    "train_cat_acc": "train/cat_acc",
+    "val_loss": "val/loss",
+    "val_gloss_acc": "val/gloss_acc",
+    "val_cat_acc": "val/cat_acc",
+    "lr": "lr",
+    "epoch_time_s": "time/epoch_s",
+    "data_wait": "time/data_wait",
+}
 MLFLOW_STATUS = {"finished": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
 
 
@@ -169,8 +175,12 @@ class MLflowLogger(RunLogger):
         artifacts = None
         if self.artifact_root and "://" not in uri.replace("sqlite://", "", 1):  # a local store
             artifacts = Path(self.artifact_root).resolve().as_uri()
-        experiment_id = found.experiment_id if found else self.client.create_experiment(name, artifact_location=artifacts)
-        created = self.client.create_run(experiment_id, run_name=run.path.name, tags={**tags, "run_folder": str(run.path.resolve())})
+        experiment_id = (
+            found.experiment_id if found else self.client.create_experiment(name, artifact_location=artifacts)
+        )
+        created = self.client.create_run(
+            experiment_id, run_name=run.path.name, tags={**tags, "run_folder": str(run.path.resolve())}
+        )
         self.run_id = created.info.run_id
         params = [Param(k[:250], v[:6000]) for k, v in flatten(config).items()]
         for start in range(0, len(params), 100):  # MLflow takes at most 100 parameters a call
@@ -184,7 +194,11 @@ class MLflowLogger(RunLogger):
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        metrics = [Metric(name, float(row[column]), now, int(row["epoch"])) for column, name in SCALARS.items() if row.get(column) is not None]
+        metrics = [
+            Metric(name, float(row[column]), now, int(row["epoch"]))
+            for column, name in SCALARS.items()
+            if row.get(column) is not None
+        ]
         self.client.log_batch(self.run_id, metrics=metrics)
 
     def finish(self, run, status) -> None:

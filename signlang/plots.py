@@ -55,7 +55,9 @@ def plot_curves(runs: dict[str, dict[str, np.ndarray]], path: Path) -> Path:
                 if column in metrics:
                     style = "--" if column.startswith("train") else "-"
                     name = label if len(columns) == 1 else f"{label} {column.split('_')[0]}"
-                    ax.plot(metrics["epoch"], metrics[column], style, color=color, label=name, marker="o", markersize=2.5)
+                    ax.plot(
+                        metrics["epoch"], metrics[column], style, color=color, label=name, marker="o", markersize=2.5
+                    )
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -63,7 +65,14 @@ def plot_curves(runs: dict[str, dict[str, np.ndarray]], path: Path) -> Path:
         if title == "learning rate":
             ax.set_yscale("log")
     handles, labels = axes[1].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(4, max(1, len(labels))), fontsize=8, bbox_to_anchor=(0.5, -0.02 - 0.02 * (len(labels) // 4)))
+    fig.legend(
+        handles,
+        labels,
+        loc="lower center",
+        ncol=min(4, max(1, len(labels))),
+        fontsize=8,
+        bbox_to_anchor=(0.5, -0.02 - 0.02 * (len(labels) // 4)),
+    )
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return _save(fig, path)
 
@@ -85,7 +94,15 @@ def plot_confusion(cm: np.ndarray, names: list[str], path: Path, title: str) -> 
     ax.set_title(title)
     if n <= 30:
         for i, j in zip(*np.nonzero(cm)):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=fontsize * 0.8, color="white" if share[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                fontsize=fontsize * 0.8,
+                color="white" if share[i, j] > 0.5 else "black",
+            )
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02, label="share of the true class")
     return _save(fig, path, dpi=150 if n > 30 else 110)
 

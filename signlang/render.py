@@ -21,10 +21,56 @@ from signlang.data.layout import FACE, LEFT_HAND, NUM_POINTS, POSE, RIGHT_HAND
 from signlang.errors import ConfigError, DataError
 
 # Connections in the 78-point layout (MediaPipe's pose and hand topologies).
-HAND_EDGES = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9), (9, 10), (10, 11), (11, 12), (9, 13),
-              (13, 14), (14, 15), (15, 16), (13, 17), (0, 17), (17, 18), (18, 19), (19, 20)]  # fmt: skip
-POSE_EDGES = [(0, 1), (1, 2), (2, 3), (3, 7), (0, 4), (4, 5), (5, 6), (6, 8), (9, 10), (11, 12), (11, 13), (13, 15), (15, 17),
-              (15, 19), (15, 21), (17, 19), (12, 14), (14, 16), (16, 18), (16, 20), (16, 22), (18, 20), (11, 23), (12, 24), (23, 24)]  # fmt: skip
+HAND_EDGES = [
+    (0, 1),
+    (1, 2),
+    (2, 3),
+    (3, 4),
+    (0, 5),
+    (5, 6),
+    (6, 7),
+    (7, 8),
+    (5, 9),
+    (9, 10),
+    (10, 11),
+    (11, 12),
+    (9, 13),
+    (13, 14),
+    (14, 15),
+    (15, 16),
+    (13, 17),
+    (0, 17),
+    (17, 18),
+    (18, 19),
+    (19, 20),
+]
+POSE_EDGES = [
+    (0, 1),
+    (1, 2),
+    (2, 3),
+    (3, 7),
+    (0, 4),
+    (4, 5),
+    (5, 6),
+    (6, 8),
+    (9, 10),
+    (11, 12),
+    (11, 13),
+    (13, 15),
+    (15, 17),
+    (15, 19),
+    (15, 21),
+    (17, 19),
+    (12, 14),
+    (14, 16),
+    (16, 18),
+    (16, 20),
+    (16, 22),
+    (18, 20),
+    (11, 23),
+    (12, 24),
+    (23, 24),
+]
 PARTS = {  # name: (points, edges within the part, RGB)
     "pose": (POSE, POSE_EDGES, (90, 120, 200)),
     "left hand": (LEFT_HAND, HAND_EDGES, (230, 120, 30)),
@@ -34,7 +80,9 @@ PARTS = {  # name: (points, edges within the part, RGB)
 BACKGROUND = (250, 250, 250)
 
 
-def draw_frame(points: np.ndarray, mask: np.ndarray, size: tuple[int, int] = (480, 360), label: str | None = None) -> np.ndarray:
+def draw_frame(
+    points: np.ndarray, mask: np.ndarray, size: tuple[int, int] = (480, 360), label: str | None = None
+) -> np.ndarray:
     """One skeleton frame: ``points [78,2]`` in image coordinates ([0, 1]), ``mask [78]`` -> ``[H,W,3]`` uint8."""
     width, height = size
     image = Image.new("RGB", (width, height), BACKGROUND)
@@ -82,7 +130,9 @@ def gif_bytes(frames: list[np.ndarray], fps: float = 15.0) -> bytes:
     """An animated GIF that loops (what the app shows)."""
     images = [Image.fromarray(f) for f in frames]
     buffer = io.BytesIO()
-    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=max(20, round(1000 / fps)), loop=0)
+    images[0].save(
+        buffer, format="GIF", save_all=True, append_images=images[1:], duration=max(20, round(1000 / fps)), loop=0
+    )
     return buffer.getvalue()
 
 

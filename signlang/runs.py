@@ -88,7 +88,12 @@ def read_run(path: Path, root: Path) -> RunRow:
         return RunRow(folder, "failed", problem="empty folder")
     if not summary_path.exists():
         has_metrics = (path / METRICS_FILE).exists()
-        return RunRow(folder, "failed", problem="no summary.json" + (" (metrics.csv present)" if has_metrics else ": the run stopped before it started"))
+        return RunRow(
+            folder,
+            "failed",
+            problem="no summary.json"
+            + (" (metrics.csv present)" if has_metrics else ": the run stopped before it started"),
+        )
     try:
         summary = json.loads(summary_path.read_text())
         if not isinstance(summary, dict):
@@ -118,7 +123,10 @@ def read_run(path: Path, root: Path) -> RunRow:
         row.test_gloss, row.test_cat = final.get("gloss_acc"), final.get("cat_acc")
     if row.status == "running" and summary.get("host") == socket.gethostname() and isinstance(summary.get("pid"), int):
         if not _alive(summary["pid"]):
-            row.status, row.problem = "interrupted", f"process {summary['pid']} is gone (killed?); resume with trainer.resume"
+            row.status, row.problem = (
+                "interrupted",
+                f"process {summary['pid']} is gone (killed?); resume with trainer.resume",
+            )
     return row
 
 
@@ -143,7 +151,9 @@ def matches(row: RunRow, condition: str) -> bool:
     return f"{key}={value}" in row.overrides
 
 
-def select(rows: list[RunRow], sort: str = "started", filters: list[str] | None = None, last: int | None = None) -> list[RunRow]:
+def select(
+    rows: list[RunRow], sort: str = "started", filters: list[str] | None = None, last: int | None = None
+) -> list[RunRow]:
     rows = [r for r in rows if all(matches(r, f) for f in filters or [])]
     rows.sort(key=lambda r: (r.started, r.folder))
     if last:
@@ -167,7 +177,11 @@ def seed_groups(rows: list[RunRow]) -> list[dict[str, Any]]:
         stats = {}
         for metric in METRICS:
             values = [getattr(m, metric) for m in done if getattr(m, metric) is not None]
-            stats[metric] = (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0, len(values)) if values else None
+            stats[metric] = (
+                (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0, len(values))
+                if values
+                else None
+            )
         out.append({"overrides": list(key), "jobs": len(members), "finished": len(done), **stats})
     return out
 
@@ -191,8 +205,19 @@ def render(rows: list[RunRow], console: Console, title: str) -> None:
     for r, overrides in zip(rows, differing(rows)):
         epochs = "" if r.epochs is None else f"{r.epochs}/{r.max_epochs}" if r.max_epochs else str(r.epochs)
         wall = "" if r.wall is None else f"{r.wall / 60:.1f} min" if r.wall >= 60 else f"{r.wall:.0f} s"
-        cells = [r.folder, f"[{colors.get(r.status, 'white')}]{r.status}", r.model, r.data, " ".join(overrides), epochs,
-                 _pct(r.val_gloss), _pct(r.val_cat), _pct(r.test_gloss), _pct(r.test_cat), wall]  # fmt: skip
+        cells = [
+            r.folder,
+            f"[{colors.get(r.status, 'white')}]{r.status}",
+            r.model,
+            r.data,
+            " ".join(overrides),
+            epochs,
+            _pct(r.val_gloss),
+            _pct(r.val_cat),
+            _pct(r.test_gloss),
+            _pct(r.test_cat),
+            wall,
+        ]
         table.add_row(*cells, *([r.problem] if show_problems else []))
     console.print(table)
 
@@ -232,7 +257,9 @@ def run_runs(args: argparse.Namespace, console: Console | None = None) -> int:
     console = console or (Console() if sys.stdout.isatty() else Console(width=220))  # piped: don't squeeze
     root = Path(args.root)
     if not root.is_dir():
-        console.print(f"[red]error:[/] {root} is not a folder; give the experiments folder, a sweep folder or a run folder")
+        console.print(
+            f"[red]error:[/] {root} is not a folder; give the experiments folder, a sweep folder or a run folder"
+        )
         return 1
     rows = select(collect(root), args.sort, args.filter, args.last)
     if not rows:
@@ -248,10 +275,20 @@ def run_runs(args: argparse.Namespace, console: Console | None = None) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("root", nargs="?", default="experiments", help="experiments folder, a sweep folder or a run (default: experiments)")
+    parser.add_argument(
+        "root",
+        nargs="?",
+        default="experiments",
+        help="experiments folder, a sweep folder or a run (default: experiments)",
+    )
     parser.add_argument("--sort", choices=SORT_KEYS, default="started", help="metrics sort best first")
-    parser.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
-                        help="e.g. model=iv3_gru, status=finished, optim.lr=0.001 (repeatable)")  # fmt: skip
+    parser.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="e.g. model=iv3_gru, status=finished, optim.lr=0.001 (repeatable)",
+    )
     parser.add_argument("--last", type=int, metavar="N", help="only the N most recent runs")
     parser.add_argument("--csv", metavar="FILE", help="also write the rows to a CSV file")
     return parser

@@ -25,8 +25,12 @@ from signlang.data.npz import array_problems, label_problems, read_label_table
 from signlang.errors import DataError
 
 PER_FRAME = ("X", "X2048", "mask", "timestamps_ms")
-GROUPS = {"pose": slice(POSE.start, POSE.stop), "left hand": slice(LEFT_HAND.start, LEFT_HAND.stop),
-          "right hand": slice(RIGHT_HAND.start, RIGHT_HAND.stop), "face": slice(FACE.start, FACE.stop)}  # fmt: skip
+GROUPS = {
+    "pose": slice(POSE.start, POSE.stop),
+    "left hand": slice(LEFT_HAND.start, LEFT_HAND.stop),
+    "right hand": slice(RIGHT_HAND.start, RIGHT_HAND.stop),
+    "face": slice(FACE.start, FACE.stop),
+}
 
 
 @dataclass
@@ -92,12 +96,18 @@ def check_clip(path: Path, key: str = "X", require_x2048: bool = False) -> tuple
         if ts.ndim != 1:
             error(f"'timestamps_ms' has shape {list(ts.shape)}, expected [T]")
         elif len(ts) > 1 and np.any(np.diff(ts) < 0):
-            found.append(Finding(path.name, "warning", "'timestamps_ms' is not increasing", "timestamps not increasing"))
+            found.append(
+                Finding(path.name, "warning", "'timestamps_ms' is not increasing", "timestamps not increasing")
+            )
     lengths = {name: len(arrays[name]) for name in PER_FRAME if name in arrays and arrays[name].ndim >= 1}
     if len(set(lengths.values())) > 1:
         error("arrays disagree on T: " + ", ".join(f"{k} {v}" for k, v in lengths.items()))
     if "meta" in arrays and arrays["meta"].dtype.kind not in "US":
-        found.append(Finding(path.name, "warning", f"'meta' is {arrays['meta'].dtype}, expected a JSON string", "meta not a string"))
+        found.append(
+            Finding(
+                path.name, "warning", f"'meta' is {arrays['meta'].dtype}, expected a JSON string", "meta not a string"
+            )
+        )
 
     x = arrays.get(key)
     if key != "X2048" and x is not None and x.ndim == 2 and x.shape[1] == KEYPOINT_DIM and np.isfinite(x).all():
@@ -140,7 +150,9 @@ def validate(
     return report
 
 
-def _check_labels(path: Path, clips: set[str], num_gloss: int | None, num_cat: int | None, report: Report) -> list[Finding]:
+def _check_labels(
+    path: Path, clips: set[str], num_gloss: int | None, num_cat: int | None, report: Report
+) -> list[Finding]:
     try:
         table = read_label_table(path)
     except DataError as e:
@@ -154,7 +166,13 @@ def _check_labels(path: Path, clips: set[str], num_gloss: int | None, num_cat: i
     listed = set(df["file"]) - {""}
     missing = sorted(listed - clips)
     if missing:
-        found.append(Finding(path.name, "error", f"{len(missing)} row(s) name a clip that is not in the folder: {', '.join(missing[:5])}"))
+        found.append(
+            Finding(
+                path.name,
+                "error",
+                f"{len(missing)} row(s) name a clip that is not in the folder: {', '.join(missing[:5])}",
+            )
+        )
     for name in sorted(clips - listed):
         found.append(Finding(f"{name}.npz", "error", f"no row in {path.name}"))
     return found
@@ -168,7 +186,9 @@ def render(report: Report, console: Console, verbose: bool = False, limit: int =
     if report.label_rows is not None:
         summary.add_row("label rows", str(report.label_rows))
     files_with_errors = len({f.file for f in report.errors})
-    summary.add_row("errors", f"[red]{len(report.errors)}[/] in {files_with_errors} file(s)" if report.errors else "[green]0")
+    summary.add_row(
+        "errors", f"[red]{len(report.errors)}[/] in {files_with_errors} file(s)" if report.errors else "[green]0"
+    )
     summary.add_row("warnings", f"[yellow]{len(report.warnings)}" if report.warnings else "0")
     summary.add_row("result", "[green]clean" if report.clean else "[red]problems found")
     console.print(summary)
@@ -208,7 +228,9 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = add_arguments(argparse.ArgumentParser(prog="python -m signlang.validate", description=__doc__.splitlines()[0]))
+    parser = add_arguments(
+        argparse.ArgumentParser(prog="python -m signlang.validate", description=__doc__.splitlines()[0])
+    )
     return run(parser.parse_args(argv))
 
 

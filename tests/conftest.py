@@ -6,8 +6,8 @@ import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -49,7 +49,9 @@ def shared_data() -> Path:
     return SHARED
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: int = 300, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run ``python run.py <args>`` (or any script) in a subprocess, as a user would."""
     base = {k: v for k, v in os.environ.items() if k not in ("HYDRA_FULL_ERROR", "SIGNLANG_DEBUG")}
     env = {**base, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", **(env or {})}
@@ -157,12 +159,24 @@ def trained_run(tmp_path_factory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("trained")
     root = tiny_synthetic().export(base / "data")
     names = base / "names.csv"
-    names.write_text("id,label,category\n" + "".join(f"{i},SIGN {i},{'HANDS' if i < 3 else 'FACE'}\n" for i in range(6)))
+    names.write_text(
+        "id,label,category\n" + "".join(f"{i},SIGN {i},{'HANDS' if i < 3 else 'FACE'}\n" for i in range(6))
+    )
     result = run_app(
-        "data=keypoints", f"data.root={root}", "data.num_gloss=6", "data.num_cat=2",
-        "data.test_dir=${data.root}/keypoints_test", "data.test_labels=${data.root}/test_labels.csv",
-        f"data.label_names={names}", "trainer.max_epochs=2", "trainer.min_steps=null", "model.d_model=32", "model.num_heads=4",
-        "model.dim_feedforward=64", "model.num_layers=1", f"hydra.run.dir={base / 'run'}",
-    )  # fmt: skip
+        "data=keypoints",
+        f"data.root={root}",
+        "data.num_gloss=6",
+        "data.num_cat=2",
+        "data.test_dir=${data.root}/keypoints_test",
+        "data.test_labels=${data.root}/test_labels.csv",
+        f"data.label_names={names}",
+        "trainer.max_epochs=2",
+        "trainer.min_steps=null",
+        "model.d_model=32",
+        "model.num_heads=4",
+        "model.dim_feedforward=64",
+        "model.num_layers=1",
+        f"hydra.run.dir={base / 'run'}",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return {"run": base / "run", "data": root, "names": names}

@@ -22,13 +22,20 @@ def test_measure_reports_consistent_figures(npz_root, model, cache):
 def test_gru_comparison_covers_every_layer_signlang_builds():
     rows = gru_comparison(batch=2, steps=5, repeats=1)
     assert [(r["input"], r["hidden"]) for r in rows][::2] == [(w, h[0]) for w, h in GRU_SIZES]
-    assert all(r["nn_gru_ms"] > 0 and r["hand_ms"] > 0 and r["speedup"] == pytest.approx(r["nn_gru_ms"] / r["hand_ms"]) for r in rows)
+    assert all(
+        r["nn_gru_ms"] > 0 and r["hand_ms"] > 0 and r["speedup"] == pytest.approx(r["nn_gru_ms"] / r["hand_ms"])
+        for r in rows
+    )
 
 
 def test_scaling_grid_runs_on_this_device_with_static_shapes(npz_root, capsys):
     configs = scaling_configs(["transformer"], str(npz_root), "cpu", [8])
-    assert [(c["amp"], c["compile_model"], c["pad_to"]) for c in configs] == [(False, False, None), (False, "reduce-overhead", 16),
-                                                                             (True, False, None), (True, "reduce-overhead", 16)]
+    assert [(c["amp"], c["compile_model"], c["pad_to"]) for c in configs] == [
+        (False, False, None),
+        (False, "reduce-overhead", 16),
+        (True, False, None),
+        (True, "reduce-overhead", 16),
+    ]
     row = measure(**{**configs[0], "num_gloss": 6, "num_cat": 2})  # eager fp32 at batch 8: the CPU part of the grid
     assert row["batch_size"] == 8 and row["train_samples_per_s"] == pytest.approx(24 / row["train_epoch_s"])
     assert row["peak_gpu_mb"] is None and row["kernel_share"] is None  # GPU figures only on a GPU

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import CONF, compose_config
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from signlang.config import check_model_fits_data
 from signlang.errors import user_message
 from signlang.training.trainer import param_groups
-
-from conftest import CONF, compose_config
 
 
 def options(group: str) -> list[str]:
@@ -31,7 +30,12 @@ def test_groups_have_the_documented_options():
 def test_defaults():
     cfg = compose_config()
     choices = compose_config(hydra=True).hydra.runtime.choices
-    assert (choices.model, choices.data, choices.optim, choices.trainer) == ("transformer", "synthetic", "adamw", "default")
+    assert (choices.model, choices.data, choices.optim, choices.trainer) == (
+        "transformer",
+        "synthetic",
+        "adamw",
+        "default",
+    )
     assert cfg.paths.output_root == "experiments"
     assert cfg.model.input_dim == 156 and instantiate(cfg.data).kind == "keypoints"  # synthetic data follows the model
     assert cfg.trainer.device == "auto"
@@ -50,9 +54,13 @@ def test_every_model_option_instantiates(model):
 
 @pytest.mark.parametrize("data", options("data"))
 def test_every_data_option_instantiates_and_fits_its_model(data):
-    model = {"features": ["model=iv3_gru"], "frames": ["model=iv3_gru", "model.backbone=inception_v3"]}.get(data, ["model=transformer"])
+    model = {"features": ["model=iv3_gru"], "frames": ["model=iv3_gru", "model.backbone=inception_v3"]}.get(
+        data, ["model=transformer"]
+    )
     cfg = compose_config(f"data={data}", *model)
-    check_model_fits_data(instantiate(cfg.model), instantiate(cfg.data))  # what the data provides is what the model reads
+    check_model_fits_data(
+        instantiate(cfg.model), instantiate(cfg.data)
+    )  # what the data provides is what the model reads
 
 
 def test_file_data_defaults_follow_the_seed_layout():
@@ -61,8 +69,13 @@ def test_file_data_defaults_follow_the_seed_layout():
     assert data.paths["train"] == ("data/processed/keypoints_train", "data/processed/train_labels.csv")
     assert data.paths["val"] == ("data/processed/keypoints_val", "data/processed/val_labels.csv")
     assert "test" not in data.paths and data.available() == ["train", "val"]
-    other = instantiate(compose_config("data=keypoints", "data.root=/d", "data.val_dir=v", "data.val_labels=v.csv").data)
-    assert other.paths == {"train": ("/d/keypoints_train", "/d/train_labels.csv"), "val": ("v", "v.csv")}  # a set path wins
+    other = instantiate(
+        compose_config("data=keypoints", "data.root=/d", "data.val_dir=v", "data.val_labels=v.csv").data
+    )
+    assert other.paths == {
+        "train": ("/d/keypoints_train", "/d/train_labels.csv"),
+        "val": ("v", "v.csv"),
+    }  # a set path wins
     assert (cfg.data.key, cfg.data.num_gloss, cfg.data.num_cat) == ("X", 105, 10)
     features = compose_config("model=iv3_gru", "data=features")
     assert (features.data.key, features.data.fallback_key, features.model.input_dim) == ("X2048", "X", 2048)
@@ -105,12 +118,14 @@ def test_smoke_experiment_serves_both_models(model):
 
 @pytest.mark.parametrize("transform", options("transform"))
 def test_every_transform_option_instantiates_and_runs(transform):
-    from signlang.data.transforms import Pipeline, Transform
-
     from conftest import tiny_synthetic
 
+    from signlang.data.transforms import Pipeline, Transform
+
     pipeline = instantiate(compose_config(f"transform={transform}").transform)
-    assert isinstance(pipeline, Pipeline) and all(isinstance(t, Transform) for t in pipeline.normalize + pipeline.augment)
+    assert isinstance(pipeline, Pipeline) and all(
+        isinstance(t, Transform) for t in pipeline.normalize + pipeline.augment
+    )
     data = tiny_synthetic("features" if transform == "features" else "keypoints")
     batch = data.split("train").batch(list(range(4)))
     out = pipeline(batch, torch.Generator().manual_seed(0), train=True)
@@ -142,7 +157,12 @@ def test_every_logger_option_instantiates(logger):
     from signlang.loggers import MLflowLogger, TensorBoardLogger, build_loggers
 
     built = build_loggers(compose_config(f"logger={logger}").logger)
-    kinds = {"csv": set(), "tensorboard": {TensorBoardLogger}, "mlflow": {MLflowLogger}, "[tensorboard,mlflow]": {TensorBoardLogger, MLflowLogger}}
+    kinds = {
+        "csv": set(),
+        "tensorboard": {TensorBoardLogger},
+        "mlflow": {MLflowLogger},
+        "[tensorboard,mlflow]": {TensorBoardLogger, MLflowLogger},
+    }
     assert {type(b) for b in built} == kinds[logger] and len(built) == len(kinds[logger])
 
 
@@ -165,7 +185,11 @@ def test_run_dir_names_are_unique_per_launch():
 
 @pytest.mark.parametrize(
     "model,data,fix",
-    [("iv3_gru", "keypoints", "data=features"), ("transformer", "features", "data=keypoints"), ("gru", "features", "data=keypoints")],
+    [
+        ("iv3_gru", "keypoints", "data=features"),
+        ("transformer", "features", "data=keypoints"),
+        ("gru", "features", "data=keypoints"),
+    ],
 )
 def test_model_that_does_not_fit_the_data_is_refused(model, data, fix):
     cfg = compose_config(f"model={model}", f"data={data}")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import run_app
 
 
@@ -46,7 +45,14 @@ def test_data_and_config_mistakes(tmp_path, npz_root, case):
     damage, extra, message = CASES[case]
     if damage:
         damage(npz_root)
-    result = run_app("data=keypoints", f"data.root={npz_root}", "data.num_gloss=6", "data.num_cat=2", f"paths.output_root={tmp_path}", *extra)
+    result = run_app(
+        "data=keypoints",
+        f"data.root={npz_root}",
+        "data.num_gloss=6",
+        "data.num_cat=2",
+        f"paths.output_root={tmp_path}",
+        *extra,
+    )
     out = result.stdout + result.stderr
     assert result.returncode == 2, out
     assert message in out and "Traceback" not in out

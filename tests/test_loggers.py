@@ -7,12 +7,23 @@ import json
 import sys
 
 import pytest
-
 from conftest import local_server, run_app
 
-SMOKE = ["trainer=smoke", "trainer.max_epochs=2", "data.num_gloss=4", "data.num_cat=2", "data.train_per_gloss=3",
-         "data.val_per_gloss=2", "data.test_per_gloss=2", "data.min_len=4", "data.max_len=8", "model.d_model=32",
-         "model.num_heads=4", "model.dim_feedforward=64", "model.num_layers=1"]  # fmt: skip
+SMOKE = [
+    "trainer=smoke",
+    "trainer.max_epochs=2",
+    "data.num_gloss=4",
+    "data.num_cat=2",
+    "data.train_per_gloss=3",
+    "data.val_per_gloss=2",
+    "data.test_per_gloss=2",
+    "data.min_len=4",
+    "data.max_len=8",
+    "model.d_model=32",
+    "model.num_heads=4",
+    "model.dim_feedforward=64",
+    "model.num_layers=1",
+]
 
 
 def test_tensorboard_gets_scalars_per_epoch_the_config_and_the_confusion_images(tmp_path):
@@ -63,20 +74,47 @@ def test_mlflow_local_store_records_the_run_and_a_resume_continues_it(tmp_path):
 def mlflow_server(tmp_path):
     """A real tracking server on 127.0.0.1, SQLite behind it, serving artifacts itself."""
     pytest.importorskip("mlflow")
-    command = lambda port: [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",  # noqa: E731
-                            "--backend-store-uri", f"sqlite:///{tmp_path}/server.db", "--artifacts-destination", str(tmp_path / "artifacts")]  # fmt: skip
+    command = lambda port: [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",  # noqa: E731
+        "--backend-store-uri",
+        f"sqlite:///{tmp_path}/server.db",
+        "--artifacts-destination",
+        str(tmp_path / "artifacts"),
+    ]
     with local_server(command, "/health", tmp_path / "server.log") as uri:
         yield uri
 
 
 def test_a_sweep_logs_to_an_mlflow_server_one_experiment_for_all_its_jobs(tmp_path, mlflow_server):
-    result = run_app("-m", *SMOKE, "trainer.seed=0,1", "logger=mlflow", f"logger.mlflow.tracking_uri={mlflow_server}",
-                     f"paths.output_root={tmp_path}")  # fmt: skip
+    result = run_app(
+        "-m",
+        *SMOKE,
+        "trainer.seed=0,1",
+        "logger=mlflow",
+        f"logger.mlflow.tracking_uri={mlflow_server}",
+        f"paths.output_root={tmp_path}",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     (sweep,) = (tmp_path / "sweeps").iterdir()
     client, runs = read_mlflow(mlflow_server, sweep.name)
     assert sorted((r.data.tags["job"], r.data.tags["seed"]) for r in runs) == [("0", "0"), ("1", "1")]
     for run in runs:
-        assert run.info.status == "FINISHED" and run.data.tags["sweep"] == sweep.name and len(run.data.tags["git_commit"]) >= 7
+        assert (
+            run.info.status == "FINISHED"
+            and run.data.tags["sweep"] == sweep.name
+            and len(run.data.tags["git_commit"]) >= 7
+        )
         assert [m.step for m in client.get_metric_history(run.info.run_id, "train/loss")] == [1, 2]
-        assert {a.path for a in client.list_artifacts(run.info.run_id, "eval/test")} >= {"eval/test/metrics.json", "eval/test/confusion_gloss.png"}
+        assert {a.path for a in client.list_artifacts(run.info.run_id, "eval/test")} >= {
+            "eval/test/metrics.json",
+            "eval/test/confusion_gloss.png",
+        }

@@ -5,10 +5,9 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+from conftest import run_command
 
 from signlang.plots import plot_confusion, plot_runs, read_metrics
-
-from conftest import run_command
 
 PNG = b"\x89PNG"
 
@@ -35,7 +34,11 @@ def test_cli(trained_run, tmp_path):
     assert result.returncode == 0 and (tmp_path / "c.png").read_bytes()[:4] == PNG
     (tmp_path / "empty").mkdir()
     result = run_command("plot", str(tmp_path / "empty"), "--out", str(tmp_path / "d.png"))
-    assert result.returncode == 1 and "nothing to plot" in result.stdout + result.stderr and not (tmp_path / "d.png").exists()
+    assert (
+        result.returncode == 1
+        and "nothing to plot" in result.stdout + result.stderr
+        and not (tmp_path / "d.png").exists()
+    )
 
 
 def test_confusion_png_for_105_classes(tmp_path):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import run_command, tiny_synthetic
 from PIL import Image
 
 from signlang.data.layout import LEFT_HAND, RIGHT_HAND
 from signlang.render import BACKGROUND, PARTS, clip_frames, draw_frame
-
-from conftest import run_command, tiny_synthetic
 
 
 @pytest.fixture
@@ -40,10 +39,14 @@ def test_mp4_beside_the_source_video(tmp_path, shared_data):
     clip = tmp_path / "soup.npz"
     points = np.random.default_rng(0).uniform(0.2, 0.8, size=(20, 78, 2)).astype(np.float32)
     np.savez(clip, X=points.reshape(20, -1), mask=np.ones((20, 78), bool))
-    result = run_command("render", str(clip), "--out", str(tmp_path / "soup.mp4"), "--video", str(shared_data / "videos" / "SOUP.mp4"))
+    result = run_command(
+        "render", str(clip), "--out", str(tmp_path / "soup.mp4"), "--video", str(shared_data / "videos" / "SOUP.mp4")
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     video = cv2.VideoCapture(str(tmp_path / "soup.mp4"))
-    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 20 and int(video.get(cv2.CAP_PROP_FRAME_WIDTH)) == 960  # video | skeleton
+    assert (
+        int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 20 and int(video.get(cv2.CAP_PROP_FRAME_WIDTH)) == 960
+    )  # video | skeleton
     ok, frame = video.read()
     assert ok and frame[:, :480].std() > 10 and frame[:, 480:].std() > 10  # both halves have content
 

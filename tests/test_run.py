@@ -9,14 +9,22 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import run_app, run_cli
 
 from signlang.training.checkpoint import load_checkpoint
 from signlang.training.trainer import METRIC_COLUMNS
 
-from conftest import run_app, run_cli
-
-TINY = ["trainer=smoke", "data.num_gloss=4", "data.num_cat=2", "data.train_per_gloss=3", "data.val_per_gloss=2",
-        "data.test_per_gloss=1", "data.min_len=4", "data.max_len=8", "model.hidden_sizes=[8]"]  # fmt: skip
+TINY = [
+    "trainer=smoke",
+    "data.num_gloss=4",
+    "data.num_cat=2",
+    "data.train_per_gloss=3",
+    "data.val_per_gloss=2",
+    "data.test_per_gloss=1",
+    "data.min_len=4",
+    "data.max_len=8",
+    "model.hidden_sizes=[8]",
+]
 
 
 def check_run_folder(folder: Path, model_name: str) -> dict:
@@ -36,7 +44,9 @@ def check_run_folder(folder: Path, model_name: str) -> dict:
     return summary
 
 
-@pytest.mark.parametrize("model,name", [("transformer", "SignTransformer"), ("gru", "SignGRU"), ("iv3_gru", "InceptionV3GRU")])
+@pytest.mark.parametrize(
+    "model,name", [("transformer", "SignTransformer"), ("gru", "SignGRU"), ("iv3_gru", "InceptionV3GRU")]
+)
 def test_single_run_writes_a_complete_folder(tmp_path, model, name):
     args = [f"model={model}", "experiment=smoke", f"paths.output_root={tmp_path}"]
     if model != "transformer":
@@ -76,8 +86,16 @@ def test_model_data_mismatch_names_the_data_option(tmp_path, npz_root):
 
 
 def test_file_backed_data_trains(tmp_path, npz_root):
-    result = run_app("model=iv3_gru", "data=features", f"data.root={npz_root}", "data.num_gloss=6",
-                     "data.num_cat=2", f"paths.output_root={tmp_path}", "trainer=smoke", "model.hidden_sizes=[8]")  # fmt: skip
+    result = run_app(
+        "model=iv3_gru",
+        "data=features",
+        f"data.root={npz_root}",
+        "data.num_gloss=6",
+        "data.num_cat=2",
+        f"paths.output_root={tmp_path}",
+        "trainer=smoke",
+        "model.hidden_sizes=[8]",
+    )
     assert result.returncode == 0, result.stderr
     (folder,) = (tmp_path / "runs").iterdir()
     assert "_iv3_gru_features_" in folder.name
@@ -122,8 +140,15 @@ def test_a_folder_that_holds_a_run_is_never_reused(tmp_path):
 
 
 def test_a_failing_sweep_job_is_marked_and_the_others_still_run(tmp_path, npz_root):
-    result = run_app("-m", "data=keypoints", f"data.root={tmp_path}/nowhere,{npz_root}", "data.num_gloss=6",
-                     "data.num_cat=2", f"paths.output_root={tmp_path}", "trainer=smoke")  # fmt: skip
+    result = run_app(
+        "-m",
+        "data=keypoints",
+        f"data.root={tmp_path}/nowhere,{npz_root}",
+        "data.num_gloss=6",
+        "data.num_cat=2",
+        f"paths.output_root={tmp_path}",
+        "trainer=smoke",
+    )
     out = result.stdout + result.stderr
     assert result.returncode != 0 and "data directory not found" in out and "Traceback" not in out
     (sweep,) = (tmp_path / "sweeps").iterdir()

@@ -19,25 +19,51 @@ from signlang.runs import collect, run_runs, seed_groups, select
 
 def summary(folder: Path, **fields) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    base = {"status": "finished", "choices": {"model": "transformer", "data": "synthetic"}, "overrides": [],
-            "epochs_completed": 3, "max_epochs": 3, "wall_time_s": 12.0, "started_at": "2026-01-01 00:00:00"}  # fmt: skip
+    base = {
+        "status": "finished",
+        "choices": {"model": "transformer", "data": "synthetic"},
+        "overrides": [],
+        "epochs_completed": 3,
+        "max_epochs": 3,
+        "wall_time_s": 12.0,
+        "started_at": "2026-01-01 00:00:00",
+    }
     (folder / "summary.json").write_text(json.dumps({**base, **fields}))
 
 
 def finished(folder: Path, val: float, test: float, **fields) -> None:
-    summary(folder, best={"val_gloss_acc": val, "val_cat_acc": 1.0}, final={"split": "test", "gloss_acc": test, "cat_acc": 0.9}, **fields)
+    summary(
+        folder,
+        best={"val_gloss_acc": val, "val_cat_acc": 1.0},
+        final={"split": "test", "gloss_acc": test, "cat_acc": 0.9},
+        **fields,
+    )
 
 
 @pytest.fixture
 def experiments(tmp_path, trained_run) -> Path:
     root = tmp_path / "experiments"
     shutil.copytree(trained_run["run"], root / "runs" / "real")
-    finished(root / "runs" / "a", 0.8, 0.7, started_at="2026-01-02 00:00:00", choices={"model": "iv3_gru", "data": "features"})
-    summary(root / "runs" / "failed", status="failed", error="data directory not found: x", started_at="2026-01-03 00:00:00")
+    finished(
+        root / "runs" / "a",
+        0.8,
+        0.7,
+        started_at="2026-01-02 00:00:00",
+        choices={"model": "iv3_gru", "data": "features"},
+    )
+    summary(
+        root / "runs" / "failed", status="failed", error="data directory not found: x", started_at="2026-01-03 00:00:00"
+    )
     summary(root / "runs" / "interrupted", status="interrupted", epochs_completed=1, started_at="2026-01-04 00:00:00")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    summary(root / "runs" / "died", status="running", pid=dead.pid, host=socket.gethostname(), started_at="2026-01-05 00:00:00")
+    summary(
+        root / "runs" / "died",
+        status="running",
+        pid=dead.pid,
+        host=socket.gethostname(),
+        started_at="2026-01-05 00:00:00",
+    )
     (root / "runs" / "empty").mkdir()
     (root / "runs" / "broken").mkdir()
     (root / "runs" / "broken" / "summary.json").write_text("{half")
@@ -46,15 +72,21 @@ def experiments(tmp_path, trained_run) -> Path:
     sweep.mkdir(parents=True)
     (sweep / "multirun.yaml").write_text("{}")
     for job, (lr, seed, test) in enumerate([("0.1", 0, 0.5), ("0.1", 1, 0.7), ("0.01", 0, 0.9), ("0.01", 1, 0.8)]):
-        finished(sweep / str(job), test, test, overrides=[f"optim.lr={lr}", f"trainer.seed={seed}"], started_at=f"2026-02-0{job + 1} 00:00:00")
+        finished(
+            sweep / str(job),
+            test,
+            test,
+            overrides=[f"optim.lr={lr}", f"trainer.seed={seed}"],
+            started_at=f"2026-02-0{job + 1} 00:00:00",
+        )
     return root
 
 
 def test_every_folder_is_listed_and_none_crashes(experiments):
     rows = {r.folder: r for r in collect(experiments)}
-    assert set(rows) == {f"runs/{n}" for n in ("real", "a", "failed", "interrupted", "died", "empty", "broken", "nosummary")} | {
-        f"sweeps/s/{j}" for j in range(4)
-    }
+    assert set(rows) == {
+        f"runs/{n}" for n in ("real", "a", "failed", "interrupted", "died", "empty", "broken", "nosummary")
+    } | {f"sweeps/s/{j}" for j in range(4)}
     assert rows["runs/real"].status == "finished" and rows["runs/real"].test_gloss is not None
     assert rows["runs/failed"].status == "failed" and "data directory" in rows["runs/failed"].problem
     assert rows["runs/interrupted"].status == "interrupted"

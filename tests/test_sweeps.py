@@ -6,23 +6,36 @@ import json
 import shutil
 
 import pytest
+from conftest import run_app, run_cli, run_command
 
 from signlang.sweeps import sweep_jobs
 
-from conftest import run_app, run_cli, run_command
-
-TINY = ["trainer=smoke", "data.num_gloss=4", "data.num_cat=2", "data.train_per_gloss=3", "data.val_per_gloss=2",
-        "data.test_per_gloss=1", "data.min_len=4", "data.max_len=8", "trainer.progress=false"]  # fmt: skip
+TINY = [
+    "trainer=smoke",
+    "data.num_gloss=4",
+    "data.num_cat=2",
+    "data.train_per_gloss=3",
+    "data.val_per_gloss=2",
+    "data.test_per_gloss=1",
+    "data.min_len=4",
+    "data.max_len=8",
+    "trainer.progress=false",
+]
 
 
 def statuses(sweep):
-    return [json.loads((sweep / str(i) / "summary.json").read_text())["status"] for i in range(len(list(sweep.glob("[0-9]*"))))]
+    return [
+        json.loads((sweep / str(i) / "summary.json").read_text())["status"]
+        for i in range(len(list(sweep.glob("[0-9]*"))))
+    ]
 
 
 def test_submitit_local_two_job_sweep(tmp_path):
     """A real process: submitit pickles the task function, which must come from an importable script."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
-    result = run_cli("run.py", "-m", "hydra/launcher=submitit_local", "optim.lr=1e-3,1e-4", f"paths.output_root={tmp_path}", *TINY)
+    result = run_cli(
+        "run.py", "-m", "hydra/launcher=submitit_local", "optim.lr=1e-3,1e-4", f"paths.output_root={tmp_path}", *TINY
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     (sweep,) = (tmp_path / "sweeps").iterdir()
     assert statuses(sweep) == ["finished", "finished"]
@@ -32,8 +45,14 @@ def test_submitit_local_two_job_sweep(tmp_path):
 def test_three_trial_optuna_search(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
     storage = f"sqlite:///{tmp_path}/study.db"
-    args = ["-m", "hparams_search=optuna", "hydra.sweeper.n_trials=3", f"hydra.sweeper.storage={storage}",
-            f"paths.output_root={tmp_path}", *TINY]  # fmt: skip
+    args = [
+        "-m",
+        "hparams_search=optuna",
+        "hydra.sweeper.n_trials=3",
+        f"hydra.sweeper.storage={storage}",
+        f"paths.output_root={tmp_path}",
+        *TINY,
+    ]
     result = run_app(*args)
     assert result.returncode == 0, result.stdout + result.stderr
     (sweep,) = (tmp_path / "sweeps").iterdir()
@@ -48,8 +67,16 @@ def test_three_trial_optuna_search(tmp_path):
 
 def test_a_failing_job_is_marked_the_others_finish_and_resume_sweep_relaunches_it(tmp_path, npz_root):
     later = tmp_path / "later"  # does not exist yet: job 0 fails
-    args = ["-m", "data=keypoints", f"data.root={later},{npz_root}", "data.num_gloss=6", "data.num_cat=2",
-            f"paths.output_root={tmp_path}", "trainer=smoke", "trainer.progress=false"]  # fmt: skip
+    args = [
+        "-m",
+        "data=keypoints",
+        f"data.root={later},{npz_root}",
+        "data.num_gloss=6",
+        "data.num_cat=2",
+        f"paths.output_root={tmp_path}",
+        "trainer=smoke",
+        "trainer.progress=false",
+    ]
     result = run_app(*args)
     out = result.stdout + result.stderr
     assert result.returncode != 0 and "data directory not found" in out and "Traceback" not in out

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import run_command
 
 from signlang.validate import main, validate
-
-from conftest import run_command
 
 
 def messages(report) -> str:
@@ -15,7 +14,9 @@ def messages(report) -> str:
 
 
 def test_clean_folder_passes(npz_root):
-    report = validate(npz_root / "keypoints_train", npz_root / "train_labels.csv", require_x2048=True, num_gloss=6, num_cat=2)
+    report = validate(
+        npz_root / "keypoints_train", npz_root / "train_labels.csv", require_x2048=True, num_gloss=6, num_cat=2
+    )
     assert report.clean and report.files == 24 and report.label_rows == 24 and not report.findings
 
 
@@ -23,7 +24,12 @@ def test_every_clip_problem_is_listed(npz_root):
     folder = npz_root / "keypoints_train"
     clips = sorted(folder.glob("*.npz"))
     T = 5
-    np.savez(clips[0], X=np.full((T, 156), 0.5, np.float32), mask=np.ones((T, 78), bool), X2048=np.zeros((T + 1, 2048), np.float32))
+    np.savez(
+        clips[0],
+        X=np.full((T, 156), 0.5, np.float32),
+        mask=np.ones((T, 78), bool),
+        X2048=np.zeros((T + 1, 2048), np.float32),
+    )
     np.savez(clips[1], X=np.zeros((T, 150), np.float32))
     np.savez(clips[2], X=np.full((T, 156), np.nan, np.float32))
     np.savez(clips[3], X=np.zeros((0, 156), np.float32))
@@ -48,7 +54,9 @@ def test_every_clip_problem_is_listed(npz_root):
     }
     for name, message in expected.items():
         assert any(f.file == name and message in f.message for f in report.findings), (name, message, text)
-    assert any(f.file == clips[4].name and f.severity == "warning" and "outside [0, 1]" in f.message for f in report.findings)
+    assert any(
+        f.file == clips[4].name and f.severity == "warning" and "outside [0, 1]" in f.message for f in report.findings
+    )
     assert any(f.file == clips[1].name and "missing array 'X2048'" in f.message for f in report.findings)
     assert not report.clean
 
@@ -59,7 +67,9 @@ def test_csv_problems_are_listed(npz_root):
     rows = lines[1:]
     rows = rows[2:] + [rows[2], "ghost.npz,0,0,0", "train_00005.npz,7,0,0".replace("train_00005", "extra"), ",1,0,0"]
     csv.write_text("\n".join([lines[0]] + rows) + "\n")
-    (npz_root / "keypoints_train" / "extra.npz").write_bytes((npz_root / "keypoints_train" / "train_00005.npz").read_bytes())
+    (npz_root / "keypoints_train" / "extra.npz").write_bytes(
+        (npz_root / "keypoints_train" / "train_00005.npz").read_bytes()
+    )
     report = validate(npz_root / "keypoints_train", csv, num_gloss=6, num_cat=2)
     text = messages(report)
     assert "listed more than once" in text

@@ -21,10 +21,25 @@ MAIN = Path(__file__).with_name("main.py")
 
 def command(root: str, port: int, host: str) -> list[str]:
     return [
-        sys.executable, "-m", "streamlit", "run", str(MAIN), "--server.port", str(port), "--server.address", host,
-        "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-        "--", "--root", str(Path(root).resolve()),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(MAIN),
+        "--server.port",
+        str(port),
+        "--server.address",
+        host,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--",
+        "--root",
+        str(Path(root).resolve()),
+    ]
 
 
 def run_app(args: argparse.Namespace) -> int:
@@ -32,7 +47,12 @@ def run_app(args: argparse.Namespace) -> int:
         import streamlit  # noqa: F401
     except ImportError:
         raise ConfigError('signlang app needs Streamlit: pip install -e ".[app]"') from None
-    log.info("signlang app on http://%s:%d (experiments: %s); Ctrl-C stops it", args.host, args.port, Path(args.root).resolve())
+    log.info(
+        "signlang app on http://%s:%d (experiments: %s); Ctrl-C stops it",
+        args.host,
+        args.port,
+        Path(args.root).resolve(),
+    )
     try:
         return subprocess.run(command(args.root, args.port, args.host)).returncode
     except KeyboardInterrupt:

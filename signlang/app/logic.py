@@ -29,12 +29,22 @@ def run_table(root: Path, filters: str = "", sort: str = "started") -> pd.DataFr
     rows = select(collect(root), sort, filters.split() if filters else None) if Path(root).is_dir() else []
     records = []
     for r, overrides in zip(rows, differing(rows)):
-        records.append({
-            "folder": r.folder, "status": r.status, "model": r.model, "data": r.data, "overrides": " ".join(overrides),
-            "epochs": r.epochs, **{m: r_value for m, r_value in ((m, getattr(r, m)) for m in METRICS)},
-            "wall (min)": None if r.wall is None else round(r.wall / 60, 1), "problem": r.problem,
-        })  # fmt: skip
-    return pd.DataFrame(records, columns=["folder", "status", "model", "data", "overrides", "epochs", *METRICS, "wall (min)", "problem"])
+        records.append(
+            {
+                "folder": r.folder,
+                "status": r.status,
+                "model": r.model,
+                "data": r.data,
+                "overrides": " ".join(overrides),
+                "epochs": r.epochs,
+                **{m: r_value for m, r_value in ((m, getattr(r, m)) for m in METRICS)},
+                "wall (min)": None if r.wall is None else round(r.wall / 60, 1),
+                "problem": r.problem,
+            }
+        )
+    return pd.DataFrame(
+        records, columns=["folder", "status", "model", "data", "overrides", "epochs", *METRICS, "wall (min)", "problem"]
+    )
 
 
 def sweep_table(root: Path) -> pd.DataFrame:
@@ -46,15 +56,25 @@ def sweep_table(root: Path) -> pd.DataFrame:
             if group["jobs"] < 2:
                 continue
             cells = {m: "{:.3f} ± {:.3f} (n={})".format(*group[m]) if group[m] else "—" for m in METRICS}
-            out.append({"sweep": sweep.name, "overrides": " ".join(group["overrides"]) or "(none)",
-                        "jobs": f"{group['finished']}/{group['jobs']}", **cells})  # fmt: skip
+            out.append(
+                {
+                    "sweep": sweep.name,
+                    "overrides": " ".join(group["overrides"]) or "(none)",
+                    "jobs": f"{group['finished']}/{group['jobs']}",
+                    **cells,
+                }
+            )
     return pd.DataFrame(out, columns=["sweep", "overrides", "jobs", *METRICS])
 
 
 def checkpointed_runs(root: Path) -> list[str]:
     """Run folders (relative to ``root``) with a best checkpoint: what can predict."""
     root = Path(root)
-    return [str(p.relative_to(root)) for p in find_runs(root) if root.is_dir() and any((p / CHECKPOINT_DIR).glob("*_best.pt"))]
+    return [
+        str(p.relative_to(root))
+        for p in find_runs(root)
+        if root.is_dir() and any((p / CHECKPOINT_DIR).glob("*_best.pt"))
+    ]
 
 
 @dataclass
@@ -78,16 +98,27 @@ def run_report(run_dir: Path) -> RunReport:
     folder = reports[-1].parent
     report = json.loads(reports[-1].read_text())
     per_class = pd.DataFrame(
-        [{"class": name, "accuracy": v["accuracy"], "support": v["support"]} for name, v in report["gloss"]["per_class"].items() if v["support"]]
-    ).sort_values(["accuracy", "class"])  # fmt: skip
+        [
+            {"class": name, "accuracy": v["accuracy"], "support": v["support"]}
+            for name, v in report["gloss"]["per_class"].items()
+            if v["support"]
+        ]
+    ).sort_values(["accuracy", "class"])
     predictions = pd.read_csv(folder / "predictions.csv", dtype={"file": str, "true": str, "predicted": str})
     wrong = predictions[predictions["correct"] == 0]
     confusions = (
-        wrong.groupby(["true", "predicted"])["file"].agg(count="size", clips=lambda f: ", ".join(sorted(f))).reset_index()
+        wrong.groupby(["true", "predicted"])["file"]
+        .agg(count="size", clips=lambda f: ", ".join(sorted(f)))
+        .reset_index()
         .sort_values(["count", "true"], ascending=[False, True])
-    )  # fmt: skip
-    headline = {"split": report.get("split"), "clips": len(predictions), "gloss top-1": report["gloss"]["top1"],
-                "gloss top-5": report["gloss"].get("top5"), "category top-1": report["category"]["top1"]}  # fmt: skip
+    )
+    headline = {
+        "split": report.get("split"),
+        "clips": len(predictions),
+        "gloss top-1": report["gloss"]["top1"],
+        "gloss top-5": report["gloss"].get("top5"),
+        "category top-1": report["category"]["top1"],
+    }
     png = folder / "confusion_gloss.png"
     return RunReport(metrics, folder.name, headline, per_class, confusions, png if png.is_file() else None)
 

@@ -31,7 +31,9 @@ def _play(path: Path, key: str) -> None:
     """A clip's skeleton: the animation, and a frame slider to step through it."""
     frames, gif, _ = _frames(str(path), path.stat().st_mtime)
     left, right = st.columns(2)
-    left.image(gif, caption=f"{path.name}: {len(frames)} frames (pose blue, left hand orange, right hand green, face purple)")
+    left.image(
+        gif, caption=f"{path.name}: {len(frames)} frames (pose blue, left hand orange, right hand green, face purple)"
+    )
     t = right.slider("frame", 1, len(frames), 1, key=f"{key}-frame")
     right.image(frames[t - 1], caption=f"frame {t}")
 
@@ -88,7 +90,9 @@ def runs(root: Path) -> None:
     st.subheader("Compare runs")
     chosen = st.multiselect("runs to overlay", table["folder"].tolist(), key="runs-compare")
     if len(chosen) >= 2:
-        column = st.selectbox("curve", ["val_gloss_acc", "val_loss", "train_loss", "val_cat_acc", "lr"], key="runs-curve")
+        column = st.selectbox(
+            "curve", ["val_gloss_acc", "val_loss", "train_loss", "val_cat_acc", "lr"], key="runs-curve"
+        )
         st.line_chart(logic.curves({c: root / c for c in chosen}, column))
 
 
@@ -173,14 +177,26 @@ def predict(root: Path) -> None:
             return
         except Exception as e:  # a bad upload must never take the app down
             status.update(label="could not predict", state="error")
-            st.error(f"{source.name if 'source' in locals() else 'the upload'} could not be read ({type(e).__name__}: {e})")
+            st.error(
+                f"{source.name if 'source' in locals() else 'the upload'} could not be read ({type(e).__name__}: {e})"
+            )
             return
     best, category = result["gloss"][0], result["category"][0]
     st.subheader(f"{best['label']}  ({100 * best['confidence']:.1f} %)")
     st.caption(f"category: {category['label']} ({100 * category['confidence']:.1f} %)")
     left, right = st.columns(2)
-    left.table({"gloss": [g["label"] for g in result["gloss"]], "confidence": [f"{g['confidence']:.3f}" for g in result["gloss"]]})
-    right.table({"category": [c["label"] for c in result["category"]], "confidence": [f"{c['confidence']:.3f}" for c in result["category"]]})
+    left.table(
+        {
+            "gloss": [g["label"] for g in result["gloss"]],
+            "confidence": [f"{g['confidence']:.3f}" for g in result["gloss"]],
+        }
+    )
+    right.table(
+        {
+            "category": [c["label"] for c in result["category"]],
+            "confidence": [f"{c['confidence']:.3f}" for c in result["category"]],
+        }
+    )
     if video:
         left.video(str(source))
     try:

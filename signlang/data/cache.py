@@ -18,9 +18,9 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -42,7 +42,11 @@ def npz_length(path: Path, names: Sequence[str]) -> tuple[str, int, int] | None:
                 if f"{name}.npy" in members:
                     with z.open(f"{name}.npy") as f:
                         version = np.lib.format.read_magic(f)
-                        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                        read_header = (
+                            np.lib.format.read_array_header_1_0
+                            if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0
+                        )
                         shape, _, _ = read_header(f)
                     return name, (shape[0] if shape else 0), (shape[1] if len(shape) > 1 else 0)
     except (OSError, zipfile.BadZipFile, ValueError, EOFError):
@@ -125,7 +129,9 @@ def build_cached(
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        memmap = lambda name, shape, dt: np.lib.format.open_memmap(tmp / f"{name}.npy", mode="w+", dtype=dt, shape=shape)  # noqa: E731
+        memmap = lambda name, shape, dt: np.lib.format.open_memmap(
+            tmp / f"{name}.npy", mode="w+", dtype=dt, shape=shape
+        )  # noqa: E731
         offsets, buffer, mask = ClipSet.allocate(lengths, width, dtype, with_mask, out=memmap)
         problems = fill(offsets, buffer, mask)
         if problems:
@@ -154,7 +160,9 @@ def build_cached(
 class LazyClipSet:
     """``data.cache=none``: labels and lengths in memory, frames read from the .npz files per batch."""
 
-    def __init__(self, paths: list[Path], lengths: np.ndarray, width: int, read, gloss, cat, occluded, names, with_mask: bool) -> None:
+    def __init__(
+        self, paths: list[Path], lengths: np.ndarray, width: int, read, gloss, cat, occluded, names, with_mask: bool
+    ) -> None:
         self.paths = paths
         self.offsets = np.zeros(len(paths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=self.offsets[1:])
@@ -190,5 +198,7 @@ class LazyClipSet:
         """Read each clip's file again and pad the batch (what the reference loader does per item)."""
         idx = np.asarray(indices, dtype=np.int64)
         read = [self._read(self.paths[i]) for i in idx]
-        x, valid, mask = pad_clips([np.asarray(c, dtype=np.float32) for c, _ in read], [m for _, m in read] if self.with_mask else None)
+        x, valid, mask = pad_clips(
+            [np.asarray(c, dtype=np.float32) for c, _ in read], [m for _, m in read] if self.with_mask else None
+        )
         return Batch.from_arrays(x, valid, idx, self, mask)

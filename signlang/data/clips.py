@@ -7,8 +7,8 @@ ends with one all-zero row that padding positions point at, so padding needs no 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -30,7 +30,9 @@ class Batch:
     point_mask: torch.Tensor | None = None  # [B, T, 78] bool, True where a keypoint was detected
 
     @classmethod
-    def from_arrays(cls, x: np.ndarray, valid: np.ndarray, idx: np.ndarray, labels, point_mask: np.ndarray | None = None) -> "Batch":
+    def from_arrays(
+        cls, x: np.ndarray, valid: np.ndarray, idx: np.ndarray, labels, point_mask: np.ndarray | None = None
+    ) -> Batch:
         """A batch from padded NumPy arrays; ``labels`` has ``gloss``, ``cat``, ``occluded`` per clip of the split."""
         return cls(
             x=torch.from_numpy(x),
@@ -43,7 +45,7 @@ class Batch:
             point_mask=None if point_mask is None else torch.from_numpy(point_mask),
         )
 
-    def pad_time(self, multiple: int | None) -> "Batch":
+    def pad_time(self, multiple: int | None) -> Batch:
         """The batch with its time axis padded up to a multiple of ``multiple`` frames: a handful of
         distinct shapes instead of one per length (what CUDA graphs need to be reused)."""
         steps = self.x.shape[1]
@@ -52,22 +54,26 @@ class Batch:
             return self
         extra = target - steps
         pad = lambda t, value: torch.nn.functional.pad(t, (0, 0) * (t.dim() - 2) + (0, extra), value=value)  # noqa: E731
-        return replace(self, x=pad(self.x, 0), pad_mask=pad(self.pad_mask, True),
-                       point_mask=None if self.point_mask is None else pad(self.point_mask, False))  # fmt: skip
+        return replace(
+            self,
+            x=pad(self.x, 0),
+            pad_mask=pad(self.pad_mask, True),
+            point_mask=None if self.point_mask is None else pad(self.point_mask, False),
+        )
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
-    def _map(self, fn) -> "Batch":
+    def _map(self, fn) -> Batch:
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "lengths"}
         return replace(self, **{k: fn(v) for k, v in values.items() if v is not None})
 
-    def to(self, device: torch.device | str, non_blocking: bool = False) -> "Batch":
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
         """Move to ``device``. Float16 ``x`` stays float16 (half the copy): the models' first op,
         the input standardisation, computes in float32."""
         return self._map(lambda t: t.to(device, non_blocking=non_blocking))
 
-    def pin_memory(self) -> "Batch":
+    def pin_memory(self) -> Batch:
         """Called by DataLoader(pin_memory=True) so host-to-GPU copies can be asynchronous."""
         return self._map(lambda t: t.pin_memory())
 
@@ -128,7 +134,9 @@ class ClipSet:
             raise ValueError("mask_buffer must have one row per buffer row")
 
     @staticmethod
-    def allocate(lengths: np.ndarray, width: int, dtype, with_mask: bool, out=None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def allocate(
+        lengths: np.ndarray, width: int, dtype, with_mask: bool, out=None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Offsets and zeroed buffers for clips of ``lengths`` (``out(name, shape, dtype)`` may supply memmaps)."""
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
@@ -151,7 +159,7 @@ class ClipSet:
         names: Sequence[str],
         point_masks: Sequence[np.ndarray] | None = None,
         dtype: np.dtype | type = np.float32,
-    ) -> "ClipSet":
+    ) -> ClipSet:
         """Copy per-clip ``[T, D]`` arrays into one buffer."""
         lengths = np.array([len(c) for c in clips], dtype=np.int64)
         width = clips[0].shape[1] if clips else 0
@@ -209,7 +217,9 @@ class ClipSet:
         idx = np.asarray(indices, dtype=np.int64)
         lengths = self.offsets[idx + 1] - self.offsets[idx]
         x, valid = pad_row_gather(self.buffer, self.offsets[idx], lengths)
-        point_mask = None if self.mask_buffer is None else pad_row_gather(self.mask_buffer, self.offsets[idx], lengths)[0]
+        point_mask = (
+            None if self.mask_buffer is None else pad_row_gather(self.mask_buffer, self.offsets[idx], lengths)[0]
+        )
         return Batch.from_arrays(x, valid, idx, self, point_mask)
 
 
@@ -247,5 +257,13 @@ class DeviceClips:
         x, valid = pad_row_gather(self.buffer, starts, lengths)
         mask = None if self.mask_buffer is None else pad_row_gather(self.mask_buffer, starts, lengths)[0]
         on_device = torch.from_numpy(idx).to(self.device)
-        return Batch(x=x, pad_mask=~valid, lengths=torch.from_numpy(lengths), gloss=self.gloss[on_device], cat=self.cat[on_device],
-                     occluded=self.occluded[on_device], index=torch.from_numpy(idx), point_mask=mask)  # fmt: skip
+        return Batch(
+            x=x,
+            pad_mask=~valid,
+            lengths=torch.from_numpy(lengths),
+            gloss=self.gloss[on_device],
+            cat=self.cat[on_device],
+            occluded=self.occluded[on_device],
+            index=torch.from_numpy(idx),
+            point_mask=mask,
+        )

@@ -52,8 +52,10 @@ class FrameData(ClipData):
             raise ConfigError("set both data.test_dir and data.test_labels, or neither")
         if fps <= 0:
             raise ConfigError(f"data.fps must be > 0, got {fps}")
-        self.paths = {"train": split_paths("train", root, "videos", train_dir, train_labels),
-                      "val": split_paths("val", root, "videos", val_dir, val_labels)}  # fmt: skip
+        self.paths = {
+            "train": split_paths("train", root, "videos", train_dir, train_labels),
+            "val": split_paths("val", root, "videos", val_dir, val_labels),
+        }
         if test_dir is not None:
             self.paths["test"] = (test_dir, test_labels)
         self.fps = float(fps)
@@ -81,7 +83,9 @@ class FrameData(ClipData):
         videos = {clip_id(str(v.relative_to(directory))): v for v in find_videos(directory)}
         missing = [f for f in table["file"] if f not in videos]
         if missing:
-            raise DataError(f"{labels} lists {len(missing)} video(s) not found in {directory}: {summarize(missing, sep=', ')}")
+            raise DataError(
+                f"{labels} lists {len(missing)} video(s) not found in {directory}: {summarize(missing, sep=', ')}"
+            )
 
         def decode(key: str) -> np.ndarray:
             frames, _, _ = read_frames(videos[key], self.fps)
@@ -90,4 +94,6 @@ class FrameData(ClipData):
 
         with ThreadPoolExecutor(max_workers=max(1, self.load_workers)) as pool:  # OpenCV decodes outside the GIL
             clips = list(pool.map(decode, table["file"]))
-        return ClipSet.from_clips(clips, table["gloss"], table["cat"], table["occluded"], list(table["file"]), dtype=np.uint8)
+        return ClipSet.from_clips(
+            clips, table["gloss"], table["cat"], table["occluded"], list(table["file"]), dtype=np.uint8
+        )

@@ -13,7 +13,9 @@ def read_name_table(path: str | Path) -> pd.DataFrame:
     """A names CSV ``id,label,category`` as text (a UTF-8 byte-order mark, as FSL-105's has, is fine)."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"label names CSV not found: {path}. Give a CSV id,label,category (data.label_names, --label-names)")
+        raise DataError(
+            f"label names CSV not found: {path}. Give a CSV id,label,category (data.label_names, --label-names)"
+        )
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
@@ -46,7 +48,9 @@ def read_label_names(path: str | Path, num_gloss: int, num_cat: int) -> tuple[li
     table = read_name_table(path)
     ids = pd.to_numeric(table["id"], errors="coerce")
     if ids.isna().any() or sorted(ids.astype(int)) != list(range(num_gloss)):
-        raise DataError(f"{path}: ids must be 0..{num_gloss - 1} once each (data.num_gloss={num_gloss}); found {len(table)} rows")
+        raise DataError(
+            f"{path}: ids must be 0..{num_gloss - 1} once each (data.num_gloss={num_gloss}); found {len(table)} rows"
+        )
     table = table.assign(id=ids.astype(int)).sort_values("id")
     glosses = table["label"].str.strip().tolist()
     if "category" not in table.columns:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -76,7 +76,9 @@ class BatchSampler:
             return self._chunk(rng.permutation(n))
         by_length = np.lexsort((rng.random(n), self.lengths))
         span = self.batch_size * self.bucket_batches
-        batches = [b for start in range(0, n, span) for b in self._chunk(rng.permutation(by_length[start : start + span]))]
+        batches = [
+            b for start in range(0, n, span) for b in self._chunk(rng.permutation(by_length[start : start + span]))
+        ]
         if self.drop_last:
             batches = [b for b in batches if len(b) == self.batch_size]
         return [batches[i] for i in rng.permutation(len(batches))]
@@ -119,8 +121,16 @@ class InProcessBatches:
 
     num_workers = 0
 
-    def __init__(self, clips: ClipSet, sampler: "BatchSampler", pin_memory: bool = False, transform=None, train: bool = False,
-                 prefetch: bool = False, pad_to: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        clips: ClipSet,
+        sampler: BatchSampler,
+        pin_memory: bool = False,
+        transform=None,
+        train: bool = False,
+        prefetch: bool = False,
+        pad_to: int | None = None,
+    ) -> None:
         self.clips = clips
         self.batch_sampler = sampler
         self.pin_memory = pin_memory
@@ -151,14 +161,16 @@ class _Collate:
         batch = self.clips.batch(indices)
         if self.transform:
             generator = torch.Generator().manual_seed(int(seed)) if self.train else None
-            batch = self.transform(batch, generator, train=self.train, normalize=not getattr(self.clips, "normalized", False))
+            batch = self.transform(
+                batch, generator, train=self.train, normalize=not getattr(self.clips, "normalized", False)
+            )
         return batch.pad_time(self.pad_to)  # data.pad_to: a few static shapes (CUDA graphs)
 
 
 class _SeededBatches:
     """Batch sampler for a DataLoader: each batch as (index, batch seed) pairs, so workers seed augmentation."""
 
-    def __init__(self, sampler: "BatchSampler") -> None:
+    def __init__(self, sampler: BatchSampler) -> None:
         self.sampler = sampler
 
     def set_epoch(self, epoch: int) -> None:
@@ -211,9 +223,16 @@ def make_loader(
     ``signlang.data.transforms.Pipeline``) normalises every batch and augments training
     (``shuffle``) batches, seeded per batch from (seed, epoch, batch number)."""
     sampler = BatchSampler(
-        clips.lengths, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last, bucket=bucket,
-        rank=rank, world_size=world_size, even=shuffle,
-    )  # fmt: skip
+        clips.lengths,
+        batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        drop_last=drop_last,
+        bucket=bucket,
+        rank=rank,
+        world_size=world_size,
+        even=shuffle,
+    )
     if num_workers == 0:
         return InProcessBatches(clips, sampler, pin_memory, transform, train=shuffle, prefetch=prefetch, pad_to=pad_to)
     extra = {"persistent_workers": True, "prefetch_factor": prefetch_factor or 2, "worker_init_fn": seed_worker}

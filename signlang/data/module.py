@@ -132,7 +132,9 @@ class ClipData:
             return 0
         return max(1, min(4, (os.cpu_count() or 2) - 1))
 
-    def loader(self, clips, *, train: bool, transform=None, seed: int = 0, device=None, rank: int = 0, world_size: int = 1):
+    def loader(
+        self, clips, *, train: bool, transform=None, seed: int = 0, device=None, rank: int = 0, world_size: int = 1
+    ):
         """Batches of ``clips``: shuffled, bucketed by length and augmented for training; sorted by
         length for evaluation. In-process batches are prepared a few ahead in a background thread
         (``prefetch``); pinned for fast copies to a GPU (``pin_memory``, auto: with CUDA)."""
@@ -161,11 +163,18 @@ class ClipData:
         if self.cache != "device" or not isinstance(clips, ClipSet):
             return clips
         where, why = choose_placement(clips.nbytes, torch.device(device or "cpu"), self.device_share)
-        log.info("data.cache=device: %d clips %s (%s)", len(clips), "on the GPU" if where == "device" else "in pinned host memory", why)
+        log.info(
+            "data.cache=device: %d clips %s (%s)",
+            len(clips),
+            "on the GPU" if where == "device" else "in pinned host memory",
+            why,
+        )
         return DeviceClips(clips, device) if where == "device" else clips
 
 
-def split_paths(split: str, root: str | None, folder: str, directory: str | None, labels: str | None) -> tuple[str, str]:
+def split_paths(
+    split: str, root: str | None, folder: str, directory: str | None, labels: str | None
+) -> tuple[str, str]:
     """A split's folder and labels CSV: as given, else from ``root`` in the seed layout
     (``<root>/<folder>_<split>``, ``<root>/<split>_labels.csv``)."""
     if (directory is None or labels is None) and root is None:
@@ -188,4 +197,7 @@ def choose_placement(nbytes: int, device: torch.device, share: float, free: int 
     budget = share * free
     if nbytes <= budget:
         return "device", f"{nbytes / 2**20:.0f} MiB fit in {share:.0%} of the {free / 2**30:.1f} GiB free on {device}"
-    return "host", f"{nbytes / 2**20:.0f} MiB do not fit in {share:.0%} of the {free / 2**30:.1f} GiB free on {device} (data.device_share)"
+    return (
+        "host",
+        f"{nbytes / 2**20:.0f} MiB do not fit in {share:.0%} of the {free / 2**30:.1f} GiB free on {device} (data.device_share)",
+    )

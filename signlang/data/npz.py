@@ -9,15 +9,24 @@ from __future__ import annotations
 import json
 import logging
 import zipfile
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection
 
 import numpy as np
 import pandas as pd
 
-from signlang.data.cache import CACHE_MODES, LazyClipSet, build_cached, cache_key, cache_root, fill_buffer, npz_length, open_cached
+from signlang.data.cache import (
+    CACHE_MODES,
+    LazyClipSet,
+    build_cached,
+    cache_key,
+    cache_root,
+    fill_buffer,
+    npz_length,
+    open_cached,
+)
 from signlang.data.clips import ClipSet
 from signlang.data.layout import INPUT_DIMS, NUM_POINTS
 from signlang.data.module import ClipData, split_paths
@@ -60,7 +69,9 @@ def read_label_table(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def label_problems(df: pd.DataFrame, path: str | Path, num_gloss: int | None, num_cat: int | None) -> tuple[pd.DataFrame, list[str]]:
+def label_problems(
+    df: pd.DataFrame, path: str | Path, num_gloss: int | None, num_cat: int | None
+) -> tuple[pd.DataFrame, list[str]]:
     """Normalise a label table (clip ids, integer labels) and list everything wrong with it.
 
     ``num_gloss``/``num_cat`` of None skip the upper range check. Line numbers count the header as 1.
@@ -104,7 +115,9 @@ def label_problems(df: pd.DataFrame, path: str | Path, num_gloss: int | None, nu
     dup = df["file"].duplicated(keep=False) & ~no_file
     if dup.any():
         names = sorted(set(df.loc[dup, "file"]))
-        problems.append(f"{path}: {len(names)} clip(s) listed more than once: {summarize(names, sep=', ')}; keep one row per clip")
+        problems.append(
+            f"{path}: {len(names)} clip(s) listed more than once: {summarize(names, sep=', ')}; keep one row per clip"
+        )
     return df[["file", "gloss", "cat", "occluded"]].reset_index(drop=True), problems
 
 
@@ -151,7 +164,12 @@ def read_clip(path: Path, kind: str, key: str, fallback_key: str | None = None) 
         with np.load(path, allow_pickle=False) as z:
             files = set(z.files)
             use = key if key in files else None
-            if use is None and fallback_key in files and z[fallback_key].ndim == 2 and z[fallback_key].shape[1] == width:
+            if (
+                use is None
+                and fallback_key in files
+                and z[fallback_key].ndim == 2
+                and z[fallback_key].shape[1] == width
+            ):
                 use = fallback_key
             if use is None:
                 fallback = f" (nor a [T,{width}] {fallback_key!r})" if fallback_key else ""
@@ -164,7 +182,9 @@ def read_clip(path: Path, kind: str, key: str, fallback_key: str | None = None) 
     except DataError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        raise DataError(f"{path.name}: unreadable, corrupt or truncated .npz ({type(e).__name__}: {e}); re-extract it") from None
+        raise DataError(
+            f"{path.name}: unreadable, corrupt or truncated .npz ({type(e).__name__}: {e}); re-extract it"
+        ) from None
 
     return check_arrays(path, kind, use, x, mask)
 
@@ -260,7 +280,9 @@ def load_split(
         problems = fill_buffer(paths, read, lengths, np.zeros(len(paths) + 1, np.int64), _Discard(), None, workers)
         if problems:
             raise DataError(f"{len(problems)} bad clip(s) in {directory}: {summarize(problems, 3)}")
-        return LazyClipSet(paths, lengths, width, read, targets["gloss"], targets["cat"], targets["occluded"], names, with_mask)
+        return LazyClipSet(
+            paths, lengths, width, read, targets["gloss"], targets["cat"], targets["occluded"], names, with_mask
+        )
     if cache == "mmap":
         log.info("%s: building the mmap cache %s", directory, folder)
         return build_cached(folder, lengths, width, dtype, with_mask, fill, targets, names)
@@ -371,8 +393,17 @@ class NpzData(ClipData):
                 meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
         except (OSError, ValueError):
             return None
-        keys = ("target_fps", "conf_thresh", "interpolation_max_gap", "model_complexity", "mediapipe", "iv3_weights",
-                "occlusion_overlap", "occlusion_frames", "signlang")  # fmt: skip
+        keys = (
+            "target_fps",
+            "conf_thresh",
+            "interpolation_max_gap",
+            "model_complexity",
+            "mediapipe",
+            "iv3_weights",
+            "occlusion_overlap",
+            "occlusion_frames",
+            "signlang",
+        )
         settings = {k: meta[k] for k in keys if k in meta}
         return settings or None
 
@@ -388,7 +419,9 @@ class NpzData(ClipData):
             if self.val_group_by is not None:
                 raw = read_label_table(labels)
                 if self.val_group_by not in raw.columns:
-                    raise DataError(f"data.val_group_by={self.val_group_by}: {labels} has no such column (columns: {', '.join(raw.columns)})")
+                    raise DataError(
+                        f"data.val_group_by={self.val_group_by}: {labels} has no such column (columns: {', '.join(raw.columns)})"
+                    )
                 table[self.val_group_by] = raw[self.val_group_by].to_numpy()
             fractions = {"train": 1.0 - self.val_split, "val": self.val_split, "test": 0.0}
             table["split"] = assign(table, fractions, self.val_group_by, self.split_seed)
@@ -397,12 +430,22 @@ class NpzData(ClipData):
             if not counts.get("val", 0):
                 raise DataError(
                     f"data.val_split={self.val_split} carves no val clip from {labels}"
-                    + (f": every {self.val_group_by} group is needed in train to cover its glosses; raise data.val_split "
-                       "or carve without data.val_group_by" if self.val_group_by else "; raise data.val_split")
+                    + (
+                        f": every {self.val_group_by} group is needed in train to cover its glosses; raise data.val_split "
+                        "or carve without data.val_group_by"
+                        if self.val_group_by
+                        else "; raise data.val_split"
+                    )
                 )
-            log.info("val carved from %s: %d train / %d val clips (data.val_split=%s, seed %d%s)", labels,
-                     counts.get("train", 0), counts.get("val", 0), self.val_split, self.split_seed,
-                     f", whole {self.val_group_by} groups" if self.val_group_by else "")  # fmt: skip
+            log.info(
+                "val carved from %s: %d train / %d val clips (data.val_split=%s, seed %d%s)",
+                labels,
+                counts.get("train", 0),
+                counts.get("val", 0),
+                self.val_split,
+                self.split_seed,
+                f", whole {self.val_group_by} groups" if self.val_group_by else "",
+            )
         return self._assignment
 
     def bind_split(self, folder: str | Path, write: bool = True) -> None:

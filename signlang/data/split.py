@@ -115,13 +115,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def run_split(args: argparse.Namespace, console: Console | None = None) -> int:
     console = console or Console()
-    result = split_dataset(Path(args.data_dir), Path(args.labels), Path(args.out), args.val, args.test, args.group_by, args.seed, args.link)
-    table = Table("split", "clips", "glosses", *(["groups"] if result["groups"] else []), title=f"signlang split -> {args.out}")
+    result = split_dataset(
+        Path(args.data_dir), Path(args.labels), Path(args.out), args.val, args.test, args.group_by, args.seed, args.link
+    )
+    table = Table(
+        "split", "clips", "glosses", *(["groups"] if result["groups"] else []), title=f"signlang split -> {args.out}"
+    )
     for s in SPLITS:
-        table.add_row(s, str(result["counts"][s]), str(result["glosses"][s]), *([str(result["groups"][s])] if result["groups"] else []))
+        table.add_row(
+            s,
+            str(result["counts"][s]),
+            str(result["glosses"][s]),
+            *([str(result["groups"][s])] if result["groups"] else []),
+        )
     console.print(table)
     for leak in result["leaks"]:
-        console.print("[red]leakage:[/] identical clips in different splits: " + ", ".join(f"{f} ({s})" for f, s in leak))
+        console.print(
+            "[red]leakage:[/] identical clips in different splits: " + ", ".join(f"{f} ({s})" for f, s in leak)
+        )
     for dup in result["duplicates"]:
         console.print("[yellow]duplicate:[/] identical clips: " + ", ".join(f"{f} ({s})" for f, s in dup))
     return 1 if result["leaks"] else 0

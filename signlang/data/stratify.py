@@ -24,7 +24,10 @@ def assign(table: pd.DataFrame, fractions: dict[str, float], group_by: str | Non
             n = len(order)
             counts = {s: int(np.floor(fractions[s] * n + 0.5)) if n >= 3 else 0 for s in ("val", "test")}
             if counts["val"] + counts["test"] >= n:  # keep at least one clip for training
-                counts = {"val": min(counts["val"], max(0, n - 1)), "test": max(0, min(counts["test"], n - 1 - counts["val"]))}
+                counts = {
+                    "val": min(counts["val"], max(0, n - 1)),
+                    "test": max(0, min(counts["test"], n - 1 - counts["val"])),
+                }
             split[order[: counts["val"]]] = "val"
             split[order[counts["val"] : counts["val"] + counts["test"]]] = "test"
             split[order[counts["val"] + counts["test"] :]] = "train"

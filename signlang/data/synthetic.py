@@ -29,25 +29,64 @@ from signlang.errors import ConfigError
 # pose's hand points are overwritten from the hands each frame.
 _POSE = np.array(
     [
-        (0.50, 0.28), (0.52, 0.25), (0.53, 0.25), (0.54, 0.25), (0.48, 0.25), (0.47, 0.25),
-        (0.46, 0.25), (0.56, 0.26), (0.44, 0.26), (0.52, 0.31), (0.48, 0.31), (0.60, 0.42),
-        (0.40, 0.42), (0.65, 0.56), (0.35, 0.56), (0.62, 0.68), (0.38, 0.68), (0.62, 0.70),
-        (0.38, 0.70), (0.62, 0.70), (0.38, 0.70), (0.61, 0.69), (0.39, 0.69), (0.57, 0.75),
+        (0.50, 0.28),
+        (0.52, 0.25),
+        (0.53, 0.25),
+        (0.54, 0.25),
+        (0.48, 0.25),
+        (0.47, 0.25),
+        (0.46, 0.25),
+        (0.56, 0.26),
+        (0.44, 0.26),
+        (0.52, 0.31),
+        (0.48, 0.31),
+        (0.60, 0.42),
+        (0.40, 0.42),
+        (0.65, 0.56),
+        (0.35, 0.56),
+        (0.62, 0.68),
+        (0.38, 0.68),
+        (0.62, 0.70),
+        (0.38, 0.70),
+        (0.62, 0.70),
+        (0.38, 0.70),
+        (0.61, 0.69),
+        (0.39, 0.69),
+        (0.57, 0.75),
         (0.43, 0.75),
     ]
-)  # fmt: skip
+)
 # FaceMesh 1, 33, 263, 133, 362, 61, 291, 105, 334, 199, 4.
 _FACE = np.array(
     [
-        (0.50, 0.28), (0.465, 0.25), (0.535, 0.25), (0.485, 0.25), (0.515, 0.25), (0.48, 0.32),
-        (0.52, 0.32), (0.47, 0.23), (0.53, 0.23), (0.50, 0.36), (0.50, 0.29),
+        (0.50, 0.28),
+        (0.465, 0.25),
+        (0.535, 0.25),
+        (0.485, 0.25),
+        (0.515, 0.25),
+        (0.48, 0.32),
+        (0.52, 0.32),
+        (0.47, 0.23),
+        (0.53, 0.23),
+        (0.50, 0.36),
+        (0.50, 0.29),
     ]
-)  # fmt: skip
+)
 # Where each category signs, for the dominant (image-left) hand.
 _ANCHORS = np.array(
-    [(0.46, 0.20), (0.47, 0.34), (0.44, 0.50), (0.30, 0.48), (0.44, 0.60),
-     (0.36, 0.30), (0.52, 0.45), (0.32, 0.62), (0.50, 0.56), (0.40, 0.40)]
-)  # fmt: skip
+    [
+        (0.46, 0.20),
+        (0.47, 0.34),
+        (0.44, 0.50),
+        (0.30, 0.48),
+        (0.44, 0.60),
+        (0.36, 0.30),
+        (0.52, 0.45),
+        (0.32, 0.62),
+        (0.50, 0.56),
+        (0.40, 0.40),
+    ]
+)
 _FINGER_ANGLES = np.deg2rad([-55.0, -18.0, 0.0, 14.0, 28.0])  # thumb..pinky, from "up"
 _HAND_LENGTH = 0.09
 _FREQS = (0.5, 1.0, 1.5, 2.0)
@@ -186,7 +225,9 @@ def generate_split(
     clips = []
     for i, (_, g) in enumerate(itertools.product(range(per_gloss), range(len(glosses)))):
         gloss = glosses[g]
-        clip = make_clip(gloss, int(rng.integers(min_len, max_len + 1)), rng, occlusion_rate=occlusion_rate, noise=noise)
+        clip = make_clip(
+            gloss, int(rng.integers(min_len, max_len + 1)), rng, occlusion_rate=occlusion_rate, noise=noise
+        )
         if projection is not None:
             clip["X2048"] = to_features(clip["X"], projection, feature_rng)
         clip.update(gloss=g, cat=gloss.cat, name=f"{split}_{i:05d}")
@@ -215,10 +256,14 @@ class SyntheticData(ClipData):
         **common,
     ) -> None:
         if common.get("cache", "memory") not in ("memory", "device"):
-            raise ConfigError(f"synthetic data is generated in memory: data.cache must be memory or device, got {common['cache']!r}")
+            raise ConfigError(
+                f"synthetic data is generated in memory: data.cache must be memory or device, got {common['cache']!r}"
+            )
         kinds = {INPUT_DIMS[kind]: kind for kind in ARRAY_KEYS}  # keypoints or features
         if input_dim not in kinds:
-            raise ConfigError(f"synthetic data comes as keypoints (156 wide) or features (2048), not {input_dim}: check model.input_dim")
+            raise ConfigError(
+                f"synthetic data comes as keypoints (156 wide) or features (2048), not {input_dim}: check model.input_dim"
+            )
         super().__init__(kind=kinds[input_dim], num_gloss=num_gloss, num_cat=num_cat, **common)
         if num_cat > num_gloss:
             raise ConfigError(f"data.num_cat ({num_cat}) cannot exceed data.num_gloss ({num_gloss})")
@@ -238,7 +283,9 @@ class SyntheticData(ClipData):
 
     def _load_split(self, name: str) -> ClipSet:
         key = ARRAY_KEYS[self.kind][0]
-        clips = generate_split(self.glosses, self.per_gloss[name], split=name, features=self.kind == "features", **self.options)
+        clips = generate_split(
+            self.glosses, self.per_gloss[name], split=name, features=self.kind == "features", **self.options
+        )
         return ClipSet.from_clips(
             [c[key] for c in clips],
             gloss=[c["gloss"] for c in clips],
@@ -257,7 +304,9 @@ class SyntheticData(ClipData):
         return root
 
 
-def write_npz_split(root: Path, split: str, clips: list[dict], write_files: bool = True, write_labels: bool = True) -> None:
+def write_npz_split(
+    root: Path, split: str, clips: list[dict], write_files: bool = True, write_labels: bool = True
+) -> None:
     """Write ``keypoints_<split>/<name>.npz`` (compressed, as the extraction pipeline does) and ``<split>_labels.csv``."""
     folder = root / f"keypoints_{split}"
     folder.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,8 @@ numbers of loader workers.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -26,7 +26,20 @@ from signlang.errors import ConfigError
 
 # Pose landmarks that swap under a left-right mirror (MediaPipe numbering), and the face points
 # (positions in our 11-point FaceMesh subset 1,33,263,133,362,61,291,105,334,199,4).
-_POSE_PAIRS = [(1, 4), (2, 5), (3, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16), (17, 18), (19, 20), (21, 22), (23, 24)]
+_POSE_PAIRS = [
+    (1, 4),
+    (2, 5),
+    (3, 6),
+    (7, 8),
+    (9, 10),
+    (11, 12),
+    (13, 14),
+    (15, 16),
+    (17, 18),
+    (19, 20),
+    (21, 22),
+    (23, 24),
+]
 _FACE_PAIRS = [(1, 2), (3, 4), (5, 6), (7, 8)]
 
 
@@ -58,7 +71,7 @@ class Clip:
         """[T, 78] True where a point was detected (the mask, or non-zero coordinates)."""
         return self.mask if self.mask is not None else (self.points != 0).any(-1)
 
-    def with_points(self, points: torch.Tensor, present: torch.Tensor) -> "Clip":
+    def with_points(self, points: torch.Tensor, present: torch.Tensor) -> Clip:
         """New clip from ``points [T,78,2]``, zeroing every point not ``present``."""
         points = points * present[..., None]
         return Clip(points.reshape(len(points), -1), present if self.mask is not None else None)
@@ -139,7 +152,9 @@ class TrimToHands(Transform):
 class RandomAffine(Transform):
     """Random scale, rotation (degrees), shear and shift of all detected points of a clip."""
 
-    def __init__(self, scale: float = 0.15, rotate: float = 15.0, shear: float = 0.1, shift: float = 0.1, p: float = 1.0) -> None:
+    def __init__(
+        self, scale: float = 0.15, rotate: float = 15.0, shear: float = 0.1, shift: float = 0.1, p: float = 1.0
+    ) -> None:
         self.scale, self.rotate, self.shear, self.shift, self.p = scale, rotate, shear, shift, p
 
     def __call__(self, clip: Clip, g: torch.Generator | None) -> Clip:
@@ -153,7 +168,9 @@ class RandomAffine(Transform):
         matrix = rot @ torch.tensor([[1.0, shear], [0.0, 1.0]]) @ torch.diag(torch.tensor([sx, sy]))
         offset = torch.tensor([_uniform(g, -self.shift, self.shift), _uniform(g, -self.shift, self.shift)])
         present = clip.present()
-        device = clip.x.device  # random numbers come from the CPU generator; the clip may live on a GPU (data.cache=device)
+        device = (
+            clip.x.device
+        )  # random numbers come from the CPU generator; the clip may live on a GPU (data.cache=device)
         return clip.with_points(clip.points @ matrix.T.to(device) + offset.to(device), present)
 
 
@@ -325,7 +342,9 @@ class Pipeline:
             clip = t(clip, g)
         return clip
 
-    def __call__(self, batch: Batch, g: torch.Generator | None = None, train: bool = False, normalize: bool = True) -> Batch:
+    def __call__(
+        self, batch: Batch, g: torch.Generator | None = None, train: bool = False, normalize: bool = True
+    ) -> Batch:
         """Apply to each clip of ``batch`` and pad again (lengths may change). ``normalize=False`` for
         batches of a split that :meth:`prepare` already normalised."""
         steps = (self.normalize if normalize else []) + (self.augment if train else [])
@@ -356,8 +375,15 @@ class Pipeline:
             clip = self.clip(Clip(torch.from_numpy(np.asarray(clips.buffer[start:stop], dtype=np.float32)), mask))
             xs.append(clip.x.numpy())
             masks.append(None if clip.mask is None else clip.mask.numpy())
-        prepared = ClipSet.from_clips(xs, clips.gloss, clips.cat, clips.occluded, clips.names,
-                                      None if clips.mask_buffer is None else masks, dtype=clips.buffer.dtype)  # fmt: skip
+        prepared = ClipSet.from_clips(
+            xs,
+            clips.gloss,
+            clips.cat,
+            clips.occluded,
+            clips.names,
+            None if clips.mask_buffer is None else masks,
+            dtype=clips.buffer.dtype,
+        )
         prepared.normalized = True
         return prepared
 
@@ -366,5 +392,13 @@ def repad(batch: Batch, clips: list[Clip]) -> Batch:
     """``batch`` with its clips replaced by ``clips`` (lengths may have changed), padded again where they are."""
     x, valid, mask = pad_clips([c.x for c in clips], None if clips[0].mask is None else [c.mask for c in clips])
     lengths = torch.tensor([len(c.x) for c in clips], dtype=torch.int64)  # on the host, as Batch.lengths always is
-    return Batch(x=x, pad_mask=~valid, lengths=lengths, gloss=batch.gloss, cat=batch.cat, occluded=batch.occluded,
-                 index=batch.index, point_mask=mask)  # fmt: skip
+    return Batch(
+        x=x,
+        pad_mask=~valid,
+        lengths=lengths,
+        gloss=batch.gloss,
+        cat=batch.cat,
+        occluded=batch.occluded,
+        index=batch.index,
+        point_mask=mask,
+    )

@@ -69,7 +69,16 @@ def nearest_neighbour(train: ClipSet, test: ClipSet, num_gloss: int, num_cat: in
     a, b = np.where(a != 0, (a - mean) / std, 0), np.where(b != 0, (b - mean) / std, 0)
     gloss = scores(class_distances(a, train.gloss, b, num_gloss))
     cat = scores(class_distances(a, train.cat, b, num_cat))
-    return evaluation_report(gloss, test.gloss, cat, test.cat, test.occluded, [str(i) for i in range(num_gloss)], [str(i) for i in range(num_cat)], 5)
+    return evaluation_report(
+        gloss,
+        test.gloss,
+        cat,
+        test.cat,
+        test.occluded,
+        [str(i) for i in range(num_gloss)],
+        [str(i) for i in range(num_cat)],
+        5,
+    )
 
 
 def run_baseline(args: argparse.Namespace, console: Console | None = None) -> int:

@@ -70,18 +70,33 @@ def evaluate_checkpoint(
     model.to(device)
     gloss_probs, cat_probs = predict_probs(model, clips, device, batch_size, transform)
     out_dir = fresh_dir(Path(run_dir) / "eval" / name)
-    meta = {"split": name, "checkpoint": checkpoint.stem.rsplit("_", 1)[-1], "checkpoint_file": checkpoint.name, "epoch": state["epoch"]}
+    meta = {
+        "split": name,
+        "checkpoint": checkpoint.stem.rsplit("_", 1)[-1],
+        "checkpoint_file": checkpoint.name,
+        "epoch": state["epoch"],
+    }
     report = write_report(out_dir, clips, gloss_probs, cat_probs, gloss_names, cat_names, meta)
     result = headline(report, out_dir, Path(run_dir))
     log.info(
         "%s (%d clips, %s checkpoint of epoch %d): gloss top-1 %.3f, top-%d %.3f, macro-F1 %.3f; category top-1 %.3f -> %s",
-        name, len(clips), meta["checkpoint"], state["epoch"], result["gloss_acc"], TOP_K, result[f"gloss_top{TOP_K}"],
-        result["gloss_macro_f1"], result["cat_acc"], out_dir,
-    )  # fmt: skip
+        name,
+        len(clips),
+        meta["checkpoint"],
+        state["epoch"],
+        result["gloss_acc"],
+        TOP_K,
+        result[f"gloss_top{TOP_K}"],
+        result["gloss_macro_f1"],
+        result["cat_acc"],
+        out_dir,
+    )
     return result
 
 
-def evaluate_best(run_dir: Path, model: nn.Module, data: ClipData, device: torch.device, transform=None) -> dict[str, Any]:
+def evaluate_best(
+    run_dir: Path, model: nn.Module, data: ClipData, device: torch.device, transform=None
+) -> dict[str, Any]:
     """What training ends with: the val-selected best checkpoint on test, or (labelled) on val."""
     split = "test" if data.split("test") is not None else "val"
     if split == "val":
@@ -159,7 +174,9 @@ def run_evaluate(args: argparse.Namespace, console: Console | None = None) -> in
         if not (args.data_dir and args.labels):
             raise ConfigError("give both --data-dir and --labels to evaluate on other data")
         if not hasattr(data, "load"):
-            raise ConfigError("this run trained on synthetic data; --data-dir needs a run trained with data=keypoints/features")
+            raise ConfigError(
+                "this run trained on synthetic data; --data-dir needs a run trained with data=keypoints/features"
+            )
         clips = data.load(args.data_dir, args.labels)
         name = Path(args.data_dir).name
     else:
@@ -171,10 +188,17 @@ def run_evaluate(args: argparse.Namespace, console: Console | None = None) -> in
     if args.checkpoint != "best":
         name = f"{name}_{args.checkpoint}"
     result = evaluate_checkpoint(
-        run.path, run.model, clips, checkpoint=run.checkpoint_path, name=name,
-        gloss_names=run.gloss_names, cat_names=run.cat_names, device=device, batch_size=data.eval_batch_size,
+        run.path,
+        run.model,
+        clips,
+        checkpoint=run.checkpoint_path,
+        name=name,
+        gloss_names=run.gloss_names,
+        cat_names=run.cat_names,
+        device=device,
+        batch_size=data.eval_batch_size,
         transform=run.transform,
-    )  # fmt: skip
+    )
     table = Table(title=f"{run.path.name}: {name}", show_header=False)
     for key in ("clips", "epoch", "gloss_acc", f"gloss_top{TOP_K}", "gloss_macro_f1", "cat_acc", "report"):
         value = result[key]

@@ -47,7 +47,9 @@ def head_report(probs: np.ndarray, y: np.ndarray, names: list[str], k: int | Non
     return report
 
 
-def subset_report(gloss_probs: np.ndarray, gloss: np.ndarray, cat_probs: np.ndarray, cat: np.ndarray, k: int = 5) -> dict[str, Any]:
+def subset_report(
+    gloss_probs: np.ndarray, gloss: np.ndarray, cat_probs: np.ndarray, cat: np.ndarray, k: int = 5
+) -> dict[str, Any]:
     """The headline numbers for a subset of clips (e.g. occluded or not), with its size."""
     if len(gloss) == 0:
         return {"clips": 0, "gloss_top1": None, f"gloss_top{k}": None, "gloss_macro_f1": None, "cat_top1": None}
@@ -77,7 +79,9 @@ def evaluation_report(
         "gloss": head_report(gloss_probs, gloss, gloss_names, k),
         "category": head_report(cat_probs, cat, cat_names),
         "by_occluded": {
-            str(v): subset_report(gloss_probs[occluded == v], gloss[occluded == v], cat_probs[occluded == v], cat[occluded == v], k)
+            str(v): subset_report(
+                gloss_probs[occluded == v], gloss[occluded == v], cat_probs[occluded == v], cat[occluded == v], k
+            )
             for v in (0, 1)
         },
     }

@@ -46,7 +46,9 @@ def extraction_options(run: LoadedRun, iv3_weights: str | None = None):
 
     settings = run.state.get("extraction") or {}
     if not settings:
-        log.warning("%s does not record how its training clips were extracted; videos are extracted with the defaults", run.path)
+        log.warning(
+            "%s does not record how its training clips were extracted; videos are extracted with the defaults", run.path
+        )
     features = run.model.input_kind == "features"
     weights, random_weights = iv3_weights, False
     if features and not weights:
@@ -54,7 +56,9 @@ def extraction_options(run: LoadedRun, iv3_weights: str | None = None):
         random_weights = recorded == "random"  # a run trained on meaningless features predicts from the same kind
         if recorded not in (IMAGENET, "random"):
             if not Path(recorded).is_file():
-                raise ConfigError(f"the run's features came from the InceptionV3 weights {recorded}, which are not there; give --iv3-weights FILE")
+                raise ConfigError(
+                    f"the run's features came from the InceptionV3 weights {recorded}, which are not there; give --iv3-weights FILE"
+                )
             weights = recorded
     defaults = Options()
     return Options(
@@ -77,7 +81,9 @@ def video_clip(video: Path, kind: str, options, save_dir: Path | None = None) ->
     log.info("extracting %s", video.name)
     arrays, meta = extract_arrays(video, options)
     if not arrays["mask"][:, POSE.start : POSE.stop].any():
-        raise DataError(f"{video.name}: no person found in the video (no body landmarks in any of its {len(arrays['mask'])} frames)")
+        raise DataError(
+            f"{video.name}: no person found in the video (no body landmarks in any of its {len(arrays['mask'])} frames)"
+        )
     if save_dir is not None:
         target = save_dir / f"{video.stem}.npz"
         saved = {**arrays, "meta": np.array(json.dumps(meta))}
@@ -102,7 +108,9 @@ def predict_files(
     run = load_run(run_dir, checkpoint, dev)
     kind = run.model.input_kind
     if kind not in ARRAY_KEYS:
-        raise ConfigError(f"this run's model reads {kind}; signlang predict takes videos or .npz clips of keypoints or features")
+        raise ConfigError(
+            f"this run's model reads {kind}; signlang predict takes videos or .npz clips of keypoints or features"
+        )
     key, fallback = ARRAY_KEYS[kind]  # a run trained on .npz files reads them as it did (data.key)
     key, fallback = run.config.data.get("key", key), run.config.data.get("fallback_key", fallback)
     paths = [Path(f) for f in files]
@@ -116,7 +124,9 @@ def predict_files(
     clips, errors = {}, {}
     for path in paths:
         try:
-            clips[path] = video_clip(path, kind, options, save_dir) if is_video(path) else read_clip(path, kind, key, fallback)
+            clips[path] = (
+                video_clip(path, kind, options, save_dir) if is_video(path) else read_clip(path, kind, key, fallback)
+            )
         except DataError as e:
             if not is_video(path):
                 raise DataError(f"{e} (this model reads {kind} from {key!r})") from None
@@ -126,10 +136,21 @@ def predict_files(
         names = [p.name for p in clips]
         zeros = [0] * len(clips)
         masks = [c.mask for c in clips.values()]
-        batch = ClipSet.from_clips([c.x for c in clips.values()], zeros, zeros, zeros, names, masks if all(m is not None for m in masks) else None)
+        batch = ClipSet.from_clips(
+            [c.x for c in clips.values()],
+            zeros,
+            zeros,
+            zeros,
+            names,
+            masks if all(m is not None for m in masks) else None,
+        )
         gloss_probs, cat_probs = predict_probs(run.model, batch, dev, transform=run.transform)
         for path, g, c in zip(clips, gloss_probs, cat_probs):
-            results[path] = {"file": str(path), "gloss": top(g, run.gloss_names, top_k), "category": top(c, run.cat_names, top_k)}
+            results[path] = {
+                "file": str(path),
+                "gloss": top(g, run.gloss_names, top_k),
+                "category": top(c, run.cat_names, top_k),
+            }
     return [results[p] for p in paths]
 
 
@@ -140,31 +161,54 @@ def top(probs: np.ndarray, names: list[str], k: int) -> list[dict[str, Any]]:
 
 def run_predict(args: argparse.Namespace, console: Console | None = None) -> int:
     console = console or Console()
-    results = predict_files(args.run_dir, args.files, args.top_k, args.checkpoint, args.device, args.iv3_weights, args.save_npz)
+    results = predict_files(
+        args.run_dir, args.files, args.top_k, args.checkpoint, args.device, args.iv3_weights, args.save_npz
+    )
     failed = any("error" in r for r in results)
     if args.json:  # plain JSON on stdout, for other programs
         sys.stdout.write(json.dumps(results, indent=2) + "\n")
         return 1 if failed else 0
-    table = Table("file", "gloss", "conf", f"top {args.top_k}", "category", "conf", title=f"predictions of {Path(args.run_dir).name}")
+    table = Table(
+        "file",
+        "gloss",
+        "conf",
+        f"top {args.top_k}",
+        "category",
+        "conf",
+        title=f"predictions of {Path(args.run_dir).name}",
+    )
     for r in results:
         if "error" in r:
             table.add_row(Path(r["file"]).name, f"[red]{r['error']}", "", "", "", "")
             continue
         best, cat = r["gloss"][0], r["category"][0]
         others = ", ".join(f"{g['label']} {g['confidence']:.2f}" for g in r["gloss"][1:])
-        table.add_row(Path(r["file"]).name, best["label"], f"{best['confidence']:.3f}", others, cat["label"], f"{cat['confidence']:.3f}")
+        table.add_row(
+            Path(r["file"]).name,
+            best["label"],
+            f"{best['confidence']:.3f}",
+            others,
+            cat["label"],
+            f"{cat['confidence']:.3f}",
+        )
     console.print(table)
     return 1 if failed else 0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("run_dir", help="a run folder")
-    parser.add_argument("files", nargs="+", metavar="FILE", help=".npz clips, or videos (extracted as the run's training clips were)")
+    parser.add_argument(
+        "files", nargs="+", metavar="FILE", help=".npz clips, or videos (extracted as the run's training clips were)"
+    )
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--save-npz", metavar="DIR", help="keep what was extracted from videos, as .npz clips in DIR")
-    parser.add_argument("--iv3-weights", metavar="FILE", help="InceptionV3 weights for videos given to a features model "
-                        "(default: those the run's clips were extracted with)")  # fmt: skip
+    parser.add_argument(
+        "--iv3-weights",
+        metavar="FILE",
+        help="InceptionV3 weights for videos given to a features model "
+        "(default: those the run's clips were extracted with)",
+    )
     return parser

@@ -27,7 +27,9 @@ TOP_K = 5
 
 
 @torch.no_grad()
-def predict_probs(model: nn.Module, clips: ClipSet, device: torch.device, batch_size: int = 64, transform=None) -> tuple[np.ndarray, np.ndarray]:
+def predict_probs(
+    model: nn.Module, clips: ClipSet, device: torch.device, batch_size: int = 64, transform=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Softmax probabilities of both heads for every clip, in ClipSet order (batches sorted by length).
 
     ``transform`` is the run's pipeline: its normalisation is applied, never its augmentation.
@@ -63,12 +65,28 @@ def write_report(
 ) -> dict[str, Any]:
     """Write metrics.json, predictions.csv and the confusion matrices; returns the metrics."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = {**meta, **evaluation_report(gloss_probs, clips.gloss, cat_probs, clips.cat, clips.occluded, gloss_names, cat_names, TOP_K)}
+    report = {
+        **meta,
+        **evaluation_report(
+            gloss_probs, clips.gloss, cat_probs, clips.cat, clips.occluded, gloss_names, cat_names, TOP_K
+        ),
+    }
     text = json.dumps(report, indent=2) + "\n"
     atomic_write(out_dir / "metrics.json", lambda f: f.write(text.encode()))
 
     gloss_pred, cat_pred = gloss_probs.argmax(1), cat_probs.argmax(1)
-    columns = ["file", "true", "predicted", "confidence", "correct", f"top{TOP_K}", "cat_true", "cat_predicted", "cat_confidence", "occluded"]
+    columns = [
+        "file",
+        "true",
+        "predicted",
+        "confidence",
+        "correct",
+        f"top{TOP_K}",
+        "cat_true",
+        "cat_predicted",
+        "cat_confidence",
+        "occluded",
+    ]
     rows = zip(
         clips.names,
         (gloss_names[i] for i in clips.gloss),
@@ -86,7 +104,10 @@ def write_report(
         writer.writerow(columns)
         writer.writerows(rows)
 
-    for head, y, pred, names in (("gloss", clips.gloss, gloss_pred, gloss_names), ("category", clips.cat, cat_pred, cat_names)):
+    for head, y, pred, names in (
+        ("gloss", clips.gloss, gloss_pred, gloss_names),
+        ("category", clips.cat, cat_pred, cat_names),
+    ):
         cm = confusion(y, pred, len(names))
         with open(out_dir / f"confusion_{head}.csv", "w", newline="") as f:
             writer = csv.writer(f)

@@ -16,7 +16,9 @@ class InceptionFeatures:
     ``random_weights=True`` for tests and pipeline checks only: those features mean nothing.
     """
 
-    def __init__(self, weights: str | None = None, random_weights: bool = False, device: str = "cpu", batch_size: int = 32) -> None:
+    def __init__(
+        self, weights: str | None = None, random_weights: bool = False, device: str = "cpu", batch_size: int = 32
+    ) -> None:
         torch.manual_seed(0)  # random weights: the same network in every worker
         self.net = inception_backbone(False if random_weights else (weights or IMAGENET)).eval().to(device)
         self.device = torch.device(device)

@@ -35,7 +35,11 @@ def native_logs_filtered():
             os.dup2(saved, 2)
             os.close(saved)
             capture.seek(0)
-            kept = [line for line in capture.read().decode(errors="replace").splitlines() if line and not NATIVE_NOISE.match(line)]
+            kept = [
+                line
+                for line in capture.read().decode(errors="replace").splitlines()
+                if line and not NATIVE_NOISE.match(line)
+            ]
             if kept:  # to the descriptor itself, as they were written
                 os.write(2, ("\n".join(kept) + "\n").encode())
 
@@ -56,22 +60,32 @@ class HolisticKeypoints:
     from frame to frame).
     """
 
-    def __init__(self, visibility: float = 0.5, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5) -> None:
+    def __init__(
+        self, visibility: float = 0.5, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5
+    ) -> None:
         self.visibility = visibility
-        self.options = dict(min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence)
+        self.options = dict(
+            min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence
+        )
 
     def __call__(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         mp = import_mediapipe()
         points = np.zeros((len(frames), NUM_POINTS, 2), dtype=np.float32)
         mask = np.zeros((len(frames), NUM_POINTS), dtype=bool)
-        with native_logs_filtered(), mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=1, **self.options) as holistic:
+        with (
+            native_logs_filtered(),
+            mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=1, **self.options) as holistic,
+        ):
             for t, frame in enumerate(frames):
                 result = holistic.process(frame)
                 if result.pose_landmarks:
                     for i, lm in zip(POSE, result.pose_landmarks.landmark[: len(POSE)]):
                         if lm.visibility >= self.visibility:
                             points[t, i], mask[t, i] = (lm.x, lm.y), True
-                for block, found in ((LEFT_HAND, result.left_hand_landmarks), (RIGHT_HAND, result.right_hand_landmarks)):
+                for block, found in (
+                    (LEFT_HAND, result.left_hand_landmarks),
+                    (RIGHT_HAND, result.right_hand_landmarks),
+                ):
                     if found:
                         points[t, block.start : block.stop] = [(lm.x, lm.y) for lm in found.landmark]
                         mask[t, block.start : block.stop] = True

@@ -15,7 +15,9 @@ def _box(points: np.ndarray) -> np.ndarray | None:
     return np.concatenate([points.min(0), points.max(0)])
 
 
-def hand_over_face(x: np.ndarray, mask: np.ndarray, overlap: float = 0.3, min_fraction: float = 0.1, margin: float = 0.2) -> tuple[int, float]:
+def hand_over_face(
+    x: np.ndarray, mask: np.ndarray, overlap: float = 0.3, min_fraction: float = 0.1, margin: float = 0.2
+) -> tuple[int, float]:
     """``(occluded, share of frames)``: a frame counts when a detected hand's bounding box covers at
     least ``overlap`` of the face's box (face points, or the pose head points when the face mesh is
     lost, grown by ``margin`` of its size); the clip is occluded when at least ``min_fraction`` of
@@ -42,4 +44,3 @@ def hand_over_face(x: np.ndarray, mask: np.ndarray, overlap: float = 0.3, min_fr
                 break
     share = hits / max(len(x), 1)
     return int(share >= min_fraction), float(share)
-

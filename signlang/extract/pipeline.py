@@ -73,28 +73,41 @@ def extract_arrays(video: Path, options: Options) -> tuple[dict[str, np.ndarray]
     frames, stamps, source_fps = read_frames(Path(video), options.fps)
     arrays: dict[str, np.ndarray] = {"timestamps_ms": stamps}
     meta: dict[str, Any] = {
-        "video": str(video), "source_fps": source_fps, "target_fps": options.fps, "frames": len(frames),
-        "order": ORDER, "pose_indices": list(range(25)), "face_indices": list(FACE_MESH_INDICES),
+        "video": str(video),
+        "source_fps": source_fps,
+        "target_fps": options.fps,
+        "frames": len(frames),
+        "order": ORDER,
+        "pose_indices": list(range(25)),
+        "face_indices": list(FACE_MESH_INDICES),
         "signlang": __version__,
-    }  # fmt: skip
+    }
     if options.keypoints:
         x, mask = HolisticKeypoints(options.visibility)(frames)
         x, mask, filled = fill_gaps(x, mask, options.max_gap)
         occluded, share = hand_over_face(x, mask, options.occlusion_overlap, options.occlusion_frames)
         arrays.update(X=x, mask=mask)
         meta.update(
-            mediapipe=import_mediapipe().__version__, model_complexity=1, conf_thresh=options.visibility,
-            interpolation_max_gap=options.max_gap, interpolated_points=filled, occluded=occluded,
-            hand_over_face_share=round(share, 4), occlusion_overlap=options.occlusion_overlap,
+            mediapipe=import_mediapipe().__version__,
+            model_complexity=1,
+            conf_thresh=options.visibility,
+            interpolation_max_gap=options.max_gap,
+            interpolated_points=filled,
+            occluded=occluded,
+            hand_over_face_share=round(share, 4),
+            occlusion_overlap=options.occlusion_overlap,
             occlusion_frames=options.occlusion_frames,
-        )  # fmt: skip
+        )
     if options.features:
         import torch
 
         from signlang.models.iv3_gru import IMAGENET
 
         arrays["X2048"] = inception(options.iv3_weights, options.random_weights)(frames)
-        meta.update(torch=torch.__version__, iv3_weights=options.iv3_weights or ("random" if options.random_weights else IMAGENET))
+        meta.update(
+            torch=torch.__version__,
+            iv3_weights=options.iv3_weights or ("random" if options.random_weights else IMAGENET),
+        )
     return arrays, meta
 
 
@@ -106,8 +119,14 @@ def extract_one(video: str, out: str, name: str, options: Options) -> dict[str, 
         arrays, meta = extract_arrays(Path(video), options)
         arrays["meta"] = np.array(json.dumps(meta))
         atomic_write(target, lambda f: np.savez_compressed(f, **arrays))  # an interrupted run leaves no half file
-        return {"video": video, "file": target.name, "status": "extracted", "frames": meta["frames"],
-                "occluded": meta.get("occluded", 0), "seconds": time.perf_counter() - started}  # fmt: skip
+        return {
+            "video": video,
+            "file": target.name,
+            "status": "extracted",
+            "frames": meta["frames"],
+            "occluded": meta.get("occluded", 0),
+            "seconds": time.perf_counter() - started,
+        }
     except SignlangError as e:
         return {"video": video, "file": target.name, "status": "failed", "error": str(e)}
     except Exception as e:  # a decoder or model crash on one video must not end the batch
@@ -179,8 +198,10 @@ class LabelMap:
         table.columns = [str(c).strip() for c in table.columns]
         missing = [c for c in columns.values() if c not in table.columns]
         if missing:
-            raise ConfigError(f"--labels {path}: no column(s) {', '.join(missing)} (it has {', '.join(table.columns)}); "
-                              "name them with --label-columns file=...,gloss=...,cat=...")  # fmt: skip
+            raise ConfigError(
+                f"--labels {path}: no column(s) {', '.join(missing)} (it has {', '.join(table.columns)}); "
+                "name them with --label-columns file=...,gloss=...,cat=..."
+            )
         glosses, categories = name_ids(names) if names else ({}, {})
 
         def ids(values, known: dict[str, int], what: str) -> list[str]:
@@ -196,7 +217,12 @@ class LabelMap:
             return out
 
         files = [clip_id(f) for f in table[columns["file"]]]
-        return dict(zip(files, zip(ids(table[columns["gloss"]], glosses, "gloss"), ids(table[columns["cat"]], categories, "category"))))
+        return dict(
+            zip(
+                files,
+                zip(ids(table[columns["gloss"]], glosses, "gloss"), ids(table[columns["cat"]], categories, "category")),
+            )
+        )
 
     def __call__(self, name: str) -> tuple[str, str]:
         if self.table is not None:
@@ -227,8 +253,14 @@ def write_labels(out: Path, records: list[dict[str, Any]], labels: LabelMap) -> 
     return path
 
 
-def extract(src: Path, out: Path, options: Options, workers: int = 1, labels: str | LabelMap | None = None,
-            console: Console | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def extract(
+    src: Path,
+    out: Path,
+    options: Options,
+    workers: int = 1,
+    labels: str | LabelMap | None = None,
+    console: Console | None = None,
+) -> list[dict[str, Any]]:
     """Extract every video of ``src`` into ``out``; returns one record per video."""
     console = console or Console(stderr=True)
     label_map = labels if isinstance(labels, LabelMap) else LabelMap(labels)
@@ -253,14 +285,23 @@ def extract(src: Path, out: Path, options: Options, workers: int = 1, labels: st
         else:
             todo.append((str(video), str(out), name, options))
     started = time.perf_counter()
-    columns = (TextColumn("[bold]extract"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[last]}"))
+    columns = (
+        TextColumn("[bold]extract"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[last]}"),
+    )
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("extract", total=len(todo), last="")
         # Always in worker processes, even one: MediaPipe's native logging is filtered per process
         # (signlang.extract.holistic), away from the progress bar this process draws. Spawned, not
         # forked: a process that has run MediaPipe itself (signlang predict, the app) cannot fork it.
         spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=max(1, min(workers, len(todo))), initializer=_init_worker, mp_context=spawn) as pool:
+        with ProcessPoolExecutor(
+            max_workers=max(1, min(workers, len(todo))), initializer=_init_worker, mp_context=spawn
+        ) as pool:
             for future in as_completed([pool.submit(extract_one, *job) for job in todo]):
                 records.append(future.result())
                 progress.update(task, advance=1, last=records[-1]["file"])
@@ -289,29 +330,59 @@ def summarize(records: list[dict[str, Any]], out: Path, labels_path: Path, secon
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("src", help="a video or a folder of videos (searched recursively)")
     parser.add_argument("--out", required=True, help="folder for the .npz clips and labels.csv")
-    parser.add_argument("--keypoints", action="store_true", help="X [T,156] + mask [T,78] with MediaPipe Holistic (default)")
+    parser.add_argument(
+        "--keypoints", action="store_true", help="X [T,156] + mask [T,78] with MediaPipe Holistic (default)"
+    )
     parser.add_argument("--features", action="store_true", help="X2048 [T,2048] with InceptionV3")
     parser.add_argument("--fps", type=float, default=30.0, help="frames kept per second, by timestamp (0: every frame)")
     parser.add_argument("--workers", type=int, default=1, help="videos processed in parallel")
-    parser.add_argument("--max-gap", type=int, default=5, help="fill missing points across gaps of at most this many frames")
-    parser.add_argument("--visibility", type=float, default=0.5, help="pose points below this visibility count as missing")
-    parser.add_argument("--iv3-weights", help="a local inception_v3 state dict for --features (default: torchvision's ImageNet weights, cached)")
+    parser.add_argument(
+        "--max-gap", type=int, default=5, help="fill missing points across gaps of at most this many frames"
+    )
+    parser.add_argument(
+        "--visibility", type=float, default=0.5, help="pose points below this visibility count as missing"
+    )
+    parser.add_argument(
+        "--iv3-weights",
+        help="a local inception_v3 state dict for --features (default: torchvision's ImageNet weights, cached)",
+    )
     parser.add_argument("--random-weights", action="store_true", help="random InceptionV3 weights (tests only)")
     parser.add_argument("--overwrite", action="store_true", help="extract again clips that already exist")
-    parser.add_argument("--labels", help="a labels CSV (file,gloss,cat, or see --label-columns), or a regex with (?P<gloss>..) and (?P<cat>..) on clip names")
+    parser.add_argument(
+        "--labels",
+        help="a labels CSV (file,gloss,cat, or see --label-columns), or a regex with (?P<gloss>..) and (?P<cat>..) on clip names",
+    )
     parser.add_argument("--label-columns", help="the CSV's own columns, e.g. file=vid_path,gloss=id_label,cat=category")
-    parser.add_argument("--label-names", help="a names CSV id,label,category: gloss and category given by name become ids")
-    parser.add_argument("--occlusion-overlap", type=float, default=0.3, help="hand box covering this share of the face box: an occluded frame")
-    parser.add_argument("--occlusion-frames", type=float, default=0.1, help="share of occluded frames that makes a clip occluded")
+    parser.add_argument(
+        "--label-names", help="a names CSV id,label,category: gloss and category given by name become ids"
+    )
+    parser.add_argument(
+        "--occlusion-overlap",
+        type=float,
+        default=0.3,
+        help="hand box covering this share of the face box: an occluded frame",
+    )
+    parser.add_argument(
+        "--occlusion-frames", type=float, default=0.1, help="share of occluded frames that makes a clip occluded"
+    )
     return parser
 
 
 def run_extract(args: argparse.Namespace) -> int:
     options = Options(
-        keypoints=args.keypoints or not args.features, features=args.features, fps=args.fps or None, max_gap=args.max_gap,
-        visibility=args.visibility, iv3_weights=args.iv3_weights, random_weights=args.random_weights, overwrite=args.overwrite,
-        occlusion_overlap=args.occlusion_overlap, occlusion_frames=args.occlusion_frames,
-    )  # fmt: skip
+        keypoints=args.keypoints or not args.features,
+        features=args.features,
+        fps=args.fps or None,
+        max_gap=args.max_gap,
+        visibility=args.visibility,
+        iv3_weights=args.iv3_weights,
+        random_weights=args.random_weights,
+        overwrite=args.overwrite,
+        occlusion_overlap=args.occlusion_overlap,
+        occlusion_frames=args.occlusion_frames,
+    )
     labels = LabelMap(args.labels, args.label_columns, args.label_names)
     records = extract(Path(args.src), Path(args.out), options, max(1, args.workers), labels)
-    return 1 if any(r["status"] == "failed" for r in records) and not any(r["status"] != "failed" for r in records) else 0
+    return (
+        1 if any(r["status"] == "failed" for r in records) and not any(r["status"] != "failed" for r in records) else 0
+    )

@@ -30,7 +30,9 @@ def build_grus(width: int, hidden_sizes, bidirectional: bool) -> tuple[nn.Module
     return grus, width
 
 
-def last_states(grus: nn.ModuleList, h: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None, dropout: nn.Module) -> torch.Tensor:
+def last_states(
+    grus: nn.ModuleList, h: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None, dropout: nn.Module
+) -> torch.Tensor:
     """Run the stack over ``h [B,T,D]`` and return each clip's state at its own last real frame ``[B,H]``.
 
     Padding never enters a clip's result: a unidirectional stack runs over the padded batch and
@@ -85,7 +87,9 @@ class SignGRU(nn.Module):
         """The per-frame views the GRU reads, before standardisation (what ``InputNorm`` is fitted on)."""
         return self.features(x, pad_mask)
 
-    def forward(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``x [B,T,156]``, ``pad_mask [B,T]`` (True = padding) -> gloss and category logits."""
         h = self.features(x, pad_mask)
         h = self.input_norm(h) if self.input_norm is not None else h

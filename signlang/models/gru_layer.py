@@ -25,7 +25,12 @@ class _GRULayer(torch.autograd.Function):
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh):  # x [B,T,I], h0 [B,H]
         batch, steps, _ = x.shape
         hidden = w_hh.shape[1]
-        gi = torch.addmm(b_ih, x.reshape(batch * steps, -1), w_ih.t()).view(batch, steps, 3 * hidden).transpose(0, 1).contiguous()
+        gi = (
+            torch.addmm(b_ih, x.reshape(batch * steps, -1), w_ih.t())
+            .view(batch, steps, 3 * hidden)
+            .transpose(0, 1)
+            .contiguous()
+        )
         rz = x.new_empty(steps, batch, 2 * hidden)
         n = x.new_empty(steps, batch, hidden)
         ghn = x.new_empty(steps, batch, hidden)

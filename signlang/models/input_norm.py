@@ -8,7 +8,7 @@ evaluation and prediction use exactly the ones training used.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import torch

@@ -28,8 +28,13 @@ def inception_frames(images: torch.Tensor) -> torch.Tensor:
     by ``data=frames`` and read by :func:`inception_input`)."""
     if tuple(images.shape[1:3]) == (INCEPTION_SIZE, INCEPTION_SIZE):
         return images
-    x = torch.nn.functional.interpolate(images.permute(0, 3, 1, 2).float(), size=(INCEPTION_SIZE, INCEPTION_SIZE),
-                                        mode="bilinear", antialias=True, align_corners=False)  # fmt: skip
+    x = torch.nn.functional.interpolate(
+        images.permute(0, 3, 1, 2).float(),
+        size=(INCEPTION_SIZE, INCEPTION_SIZE),
+        mode="bilinear",
+        antialias=True,
+        align_corners=False,
+    )
     return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
 
 
@@ -86,7 +91,9 @@ def inception_backbone(pretrained: str | bool | None) -> nn.Module:
             missing, unexpected = net.load_state_dict(state, strict=False)
             missing = [k for k in missing if not k.startswith("fc.")]
             if missing or unexpected:
-                raise ConfigError(f"{path} is not an inception_v3 state dict (missing {missing[:3]}, unexpected {unexpected[:3]})")
+                raise ConfigError(
+                    f"{path} is not an inception_v3 state dict (missing {missing[:3]}, unexpected {unexpected[:3]})"
+                )
     net.fc = nn.Identity()
     return net
 
@@ -132,7 +139,7 @@ class InceptionV3GRU(nn.Module):
         self.gloss_head = nn.Linear(width, num_gloss)
         self.cat_head = nn.Linear(width, num_cat)
 
-    def train(self, mode: bool = True) -> "InceptionV3GRU":
+    def train(self, mode: bool = True) -> InceptionV3GRU:
         super().train(mode)
         if self.backbone is not None and self.freeze_backbone:
             self.backbone.eval()  # frozen: keep batch-norm statistics fixed
@@ -152,7 +159,9 @@ class InceptionV3GRU(nn.Module):
         out[keep] = feats
         return out
 
-    def forward(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``x [B,T,2048]`` (or frames with a backbone), ``pad_mask [B,T]``, optional host ``lengths`` -> logits."""
         if self.backbone is not None:
             x = self._frame_features(x, pad_mask)

@@ -45,7 +45,9 @@ class EncoderLayer(nn.Module):
     (``attention_dropout``): on CPU any value above 0 forces SDPA's unfused path (+20% step time).
     """
 
-    def __init__(self, d_model: int, num_heads: int, dim_feedforward: int, dropout: float, attention_dropout: float) -> None:
+    def __init__(
+        self, d_model: int, num_heads: int, dim_feedforward: int, dropout: float, attention_dropout: float
+    ) -> None:
         super().__init__()
         self.num_heads = num_heads
         self.attention_dropout = attention_dropout
@@ -118,7 +120,11 @@ class SignTransformer(nn.Module):
     def _positions(self, length: int) -> torch.Tensor:
         if length > self.positions.shape[0]:
             # Sinusoids are defined for any length: grow the table instead of failing or truncating.
-            log.warning("clip of %d frames is longer than model.max_len=%d; extending the position table", length, self.positions.shape[0])
+            log.warning(
+                "clip of %d frames is longer than model.max_len=%d; extending the position table",
+                length,
+                self.positions.shape[0],
+            )
             self.positions = sinusoidal_positions(length, self.positions.shape[1]).to(self.positions.device)
         return self.positions[:length]
 
@@ -126,7 +132,9 @@ class SignTransformer(nn.Module):
         """The per-frame views the encoder reads, before standardisation (what ``InputNorm`` is fitted on)."""
         return self.features(x, pad_mask)
 
-    def forward(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``x [B,T,input_dim]``, ``pad_mask [B,T]`` (True = padding) -> gloss and category logits."""
         f = self.features(x, pad_mask)  # float32, also from float16 storage
         f = self.input_norm(f) if self.input_norm is not None else f

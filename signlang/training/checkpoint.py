@@ -64,7 +64,9 @@ def load_weights(model: nn.Module, state: dict[str, Any]) -> None:
         model.load_state_dict(state.get("train_model", state["model"]))
     except RuntimeError as e:
         first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
-        raise ConfigError(f"the checkpoint does not fit this model ({first}); resume with the run's own model settings") from None
+        raise ConfigError(
+            f"the checkpoint does not fit this model ({first}); resume with the run's own model settings"
+        ) from None
 
 
 def restore_training(state: dict[str, Any], optimizer, scheduler, scaler, ema) -> dict[str, Any]:

@@ -12,7 +12,9 @@ from signlang.training.rng import rng_state, set_rng_state
 
 
 @torch.no_grad()
-def expected_seconds(trainer, model: nn.Module, optimizer, train_loader, val_loader, steps: int, epochs: int) -> tuple[float, float]:
+def expected_seconds(
+    trainer, model: nn.Module, optimizer, train_loader, val_loader, steps: int, epochs: int
+) -> tuple[float, float]:
     """(training, validation) seconds the rest of the run should take: ``steps`` training steps and
     ``epochs`` validation passes, extrapolated from three timed steps (after one warm-up step) and
     one val batch on a copy of the model. The run's weights, optimizer state and RNG streams are

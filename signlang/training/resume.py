@@ -92,9 +92,13 @@ def launch_args(args: list[str]) -> list[str]:
         raise ConfigError("trainer.resume continues one run; it cannot be swept. Resume each run on its own")
     run_dir = resume_run_dir(str(resume))
     if not (Path(str(resume)).exists() and holds_run(run_dir)):
-        raise ConfigError(f"trainer.resume={resume}: no run folder or checkpoint there; give a run folder or its checkpoints/<Model>_last.pt")
+        raise ConfigError(
+            f"trainer.resume={resume}: no run folder or checkpoint there; give a run folder or its checkpoints/<Model>_last.pt"
+        )
     choices = saved_choices(run_dir)
-    groups = set(choices) | {p.name for p in CONF_DIR.iterdir() if p.is_dir()}  # a list of options is not a recorded choice
+    groups = set(choices) | {
+        p.name for p in CONF_DIR.iterdir() if p.is_dir()
+    }  # a list of options is not a recorded choice
     switched = {_group(o): o.value() for o in _overrides(overrides) if _group(o) in groups}
     for group, value in switched.items():
         if str(value) != str(choices.get(group)):
@@ -148,7 +152,9 @@ def resume_checkpoint(run, model_name: str, resume: str, device) -> dict[str, An
         )
     state = load_checkpoint(path, map_location=device)
     if state.get("model_name") != model_name or "loop" not in state:
-        raise ConfigError(f"{path} holds a {state.get('model_name', 'non-resumable')} checkpoint, not {model_name}; resume the run it came from")
+        raise ConfigError(
+            f"{path} holds a {state.get('model_name', 'non-resumable')} checkpoint, not {model_name}; resume the run it came from"
+        )
     done = run.recorded_epochs()
     if done and state["epoch"] < max(done):
         raise ConfigError(

@@ -13,9 +13,10 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from signlang.errors import user_message
 from signlang.files import atomic_write
@@ -49,7 +50,7 @@ class RunFolder:
         self.loggers: list = []  # experiment trackers mirroring this record (signlang.loggers)
 
     @classmethod
-    def from_hydra(cls, resuming: bool = False, dist=None) -> "RunFolder":
+    def from_hydra(cls, resuming: bool = False, dist=None) -> RunFolder:
         """The folder Hydra made for this job (``hydra.runtime.output_dir``).
 
         A fresh run records its provenance at once. A resumed run leaves the folder untouched until
@@ -72,7 +73,9 @@ class RunFolder:
             run.session_started = False
         else:
             choices = {k: v for k, v in hydra.runtime.choices.items() if not k.startswith("hydra")}
-            run.update_summary(status="running", choices=choices, overrides=run._overrides, started_at=_now(), **_process())
+            run.update_summary(
+                status="running", choices=choices, overrides=run._overrides, started_at=_now(), **_process()
+            )
             atomic_write(run.path / ENV_FILE, _json_bytes(provenance()))
         return run
 
@@ -181,11 +184,13 @@ class RunFolder:
             try:
                 getattr(logger, method)(*args)
             except Exception as e:
-                log.warning("%s failed (%s: %s); the run goes on without it", type(logger).__name__, type(e).__name__, e)
+                log.warning(
+                    "%s failed (%s: %s); the run goes on without it", type(logger).__name__, type(e).__name__, e
+                )
                 self.loggers.remove(logger)
 
     @contextmanager
-    def recording(self) -> Iterator["RunFolder"]:
+    def recording(self) -> Iterator[RunFolder]:
         """Mark the run ``failed`` or ``interrupted`` in summary.json if the block raises, then re-raise."""
         try:
             yield self

@@ -49,7 +49,9 @@ def cosine(
     return LambdaLR(optimizer, factor)
 
 
-def plateau(optimizer: Optimizer, patience: int = 5, factor: float = 0.5, min_lr: float = 0.0, **_: Any) -> ReduceLROnPlateau:
+def plateau(
+    optimizer: Optimizer, patience: int = 5, factor: float = 0.5, min_lr: float = 0.0, **_: Any
+) -> ReduceLROnPlateau:
     """Multiply the lr by ``factor`` when val gloss accuracy has not improved for ``patience`` epochs."""
     if not 0.0 < factor < 1.0:
         raise ConfigError(f"scheduler.factor must be in (0, 1), got {factor}")

@@ -12,8 +12,9 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -39,9 +40,19 @@ from signlang.training.signals import InterruptGuard
 log = logging.getLogger(__name__)
 
 METRIC_COLUMNS = (
-    "epoch", "step", "train_loss", "train_gloss_acc", "train_cat_acc",
-    "val_loss", "val_gloss_acc", "val_cat_acc", "lr", "epoch_time_s", "train_time_s", "data_wait",
-)  # fmt: skip
+    "epoch",
+    "step",
+    "train_loss",
+    "train_gloss_acc",
+    "train_cat_acc",
+    "val_loss",
+    "val_gloss_acc",
+    "val_cat_acc",
+    "lr",
+    "epoch_time_s",
+    "train_time_s",
+    "data_wait",
+)
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # trainer.compile: torch.compile's mode (true = "default"); reduce-overhead captures CUDA graphs, one
 # per input shape, so it wants static shapes (data.pad_to) and compiles without dynamic shapes.
@@ -172,7 +183,9 @@ class Trainer:
         """Loss scaling, on only for fp16 autocast (bf16 and float32 need none)."""
         return torch.amp.GradScaler(self.device.type, enabled=self.amp and self.amp_dtype == torch.float16)
 
-    def train_step(self, model, batch: Batch, optimizer, scaler) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def train_step(
+        self, model, batch: Batch, optimizer, scaler
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """One forward, backward and optimizer step (also what ``signlang.bench`` times); returns the loss
         and logits, still on the device."""
         with self.autocast():
@@ -205,18 +218,22 @@ class Trainer:
     @staticmethod
     def _tally(totals: torch.Tensor, loss: torch.Tensor, logits, batch: Batch) -> None:
         """Add a batch's loss and correct counts to running sums kept on the device (no host sync)."""
-        totals += torch.stack([
-            loss.detach().float() * len(batch),
-            (logits[0].argmax(1) == batch.gloss).sum(),
-            (logits[1].argmax(1) == batch.cat).sum(),
-        ])  # fmt: skip
+        totals += torch.stack(
+            [
+                loss.detach().float() * len(batch),
+                (logits[0].argmax(1) == batch.gloss).sum(),
+                (logits[1].argmax(1) == batch.cat).sum(),
+            ]
+        )
 
     def _means(self, totals: torch.Tensor, seen: int) -> dict[str, float]:
         n = self.dist.sum_counts(totals, seen)  # over all ranks
         loss_sum, gloss_ok, cat_ok = totals.tolist()
         return {"loss": loss_sum / n, "gloss_acc": gloss_ok / n, "cat_acc": cat_ok / n}
 
-    def train_epoch(self, model, loader, optimizer, scheduler, scaler, progress, epoch: int, steps: int, ema: EMA | None = None) -> dict[str, float]:
+    def train_epoch(
+        self, model, loader, optimizer, scheduler, scaler, progress, epoch: int, steps: int, ema: EMA | None = None
+    ) -> dict[str, float]:
         """``steps`` optimizer steps over the epoch's training batches (fewer than a full pass at the end of a
         run whose length is set in steps); ``scheduler`` (if any) steps after each. Also returns the epoch's
         time and the share of it spent waiting for data."""
@@ -277,7 +294,9 @@ class Trainer:
         if self.max_steps is not None:
             return "trainer.max_steps"
         if (self.min_steps or 0) > self.max_epochs * steps_per_epoch:
-            return f"trainer.min_steps: trainer.max_epochs={self.max_epochs} would be {self.max_epochs * steps_per_epoch}"
+            return (
+                f"trainer.min_steps: trainer.max_epochs={self.max_epochs} would be {self.max_epochs * steps_per_epoch}"
+            )
         return f"trainer.max_epochs={self.max_epochs}"
 
     # ----------------------------------------------------------------------------------- the loop
@@ -296,7 +315,9 @@ class Trainer:
         is still ``running``: evaluation of the best checkpoint comes next, see ``signlang.evaluation``)."""
         self.dist, name = dist or Distributed(), type(model).__name__
         data.setup()  # every split is normalised once, up front; batches are only augmented after that
-        train_clips, val_clips = (transform.prepare(data.split(s)) if transform else data.split(s) for s in ("train", "val"))
+        train_clips, val_clips = (
+            transform.prepare(data.split(s)) if transform else data.split(s) for s in ("train", "val")
+        )
         resumed = resume_checkpoint(run, name, self.resume, self.device) if self.resume else None
         if resumed is None:
             fit_input_norm(model, train_clips, transform, data.eval_batch_size)  # training statistics only
@@ -321,61 +342,152 @@ class Trainer:
             run.append_missing_metrics(loop.history)
             log.info("resuming %s after epoch %d (step %d of %d)", run.path, loop.epoch, loop.steps, total)
         step_model, eval_model = self.wrap(model, ema)
-        self._log_start(model, ema, run, data, transform, opt_factory=optimizer, loaders=(train_loader, val_loader),
-                        loop=loop, total=total, epochs=epochs, per_epoch_steps=per_epoch_steps)  # fmt: skip
-        run.set_status("running", model=name, max_epochs=epochs, total_steps=total, device=str(self.device), signlang_version=__version__)
-        meta = {"model_name": name, "config": config or {}, "gloss_names": data.gloss_names, "cat_names": data.cat_names,
-                "launch_dir": os.getcwd(),  # relative data paths in the config are relative to it
-                "extraction": data.extraction()}  # how signlang predict turns a video into a clip  # fmt: skip
+        self._log_start(
+            model,
+            ema,
+            run,
+            data,
+            transform,
+            opt_factory=optimizer,
+            loaders=(train_loader, val_loader),
+            loop=loop,
+            total=total,
+            epochs=epochs,
+            per_epoch_steps=per_epoch_steps,
+        )
+        run.set_status(
+            "running",
+            model=name,
+            max_epochs=epochs,
+            total_steps=total,
+            device=str(self.device),
+            signlang_version=__version__,
+        )
+        meta = {
+            "model_name": name,
+            "config": config or {},
+            "gloss_names": data.gloss_names,
+            "cat_names": data.cat_names,
+            "launch_dir": os.getcwd(),  # relative data paths in the config are relative to it
+            "extraction": data.extraction(),
+        }  # how signlang predict turns a video into a clip
 
         with InterruptGuard() as guard, progress_bar(self.progress and self.dist.is_main) as progress:
             for epoch in range(loop.epoch + 1, epochs + 1):
-                steps, start, lr = min(per_epoch_steps, total - loop.steps), time.perf_counter(), opt.param_groups[0]["lr"]
+                steps, start, lr = (
+                    min(per_epoch_steps, total - loop.steps),
+                    time.perf_counter(),
+                    opt.param_groups[0]["lr"],
+                )
                 train_loader.batch_sampler.set_epoch(epoch)
-                train = self.train_epoch(step_model, train_loader, opt, None if per_epoch(sched) else sched, scaler, progress, epoch, steps, ema)
+                train = self.train_epoch(
+                    step_model,
+                    train_loader,
+                    opt,
+                    None if per_epoch(sched) else sched,
+                    scaler,
+                    progress,
+                    epoch,
+                    steps,
+                    ema,
+                )
                 val = self.evaluate(eval_model, val_loader, progress, "val", self.limit_val_batches)
                 if per_epoch(sched):
                     sched.step(val["gloss_acc"])
-                row = {"epoch": epoch, "step": loop.steps + steps, **{f"train_{k}": train[k] for k in ("loss", "gloss_acc", "cat_acc")},
-                       **{f"val_{k}": v for k, v in val.items()}, "lr": lr, "epoch_time_s": round(time.perf_counter() - start, 3),
-                       "train_time_s": round(train["time_s"], 3), "data_wait": round(train["data_wait"], 4)}  # fmt: skip
+                row = {
+                    "epoch": epoch,
+                    "step": loop.steps + steps,
+                    **{f"train_{k}": train[k] for k in ("loss", "gloss_acc", "cat_acc")},
+                    **{f"val_{k}": v for k, v in val.items()},
+                    "lr": lr,
+                    "epoch_time_s": round(time.perf_counter() - start, 3),
+                    "train_time_s": round(train["time_s"], 3),
+                    "data_wait": round(train["data_wait"], 4),
+                }
                 improved = loop.record(row, self.monitor)
                 with guard.critical():  # a signal here waits until the run's files are consistent
-                    run.save_checkpoints(name, training_state(meta, model, ema, opt, sched, scaler, loop), best=improved)
+                    run.save_checkpoints(
+                        name, training_state(meta, model, ema, opt, sched, scaler, loop), best=improved
+                    )
                     run.append_metrics(row)
-                    run.update_summary(epochs_completed=epoch, steps_completed=loop.steps, best_epoch=loop.best_epoch, best=loop.best)
-                log.info("epoch %d/%d  train loss %.4f gloss %.3f cat %.3f | val loss %.4f gloss %.3f cat %.3f | lr %.2e | %.1fs%s",
-                         epoch, epochs, train["loss"], train["gloss_acc"], train["cat_acc"], val["loss"], val["gloss_acc"],
-                         val["cat_acc"], lr, row["epoch_time_s"], "  * best" if improved else "")  # fmt: skip
+                    run.update_summary(
+                        epochs_completed=epoch, steps_completed=loop.steps, best_epoch=loop.best_epoch, best=loop.best
+                    )
+                log.info(
+                    "epoch %d/%d  train loss %.4f gloss %.3f cat %.3f | val loss %.4f gloss %.3f cat %.3f | lr %.2e | %.1fs%s",
+                    epoch,
+                    epochs,
+                    train["loss"],
+                    train["gloss_acc"],
+                    train["cat_acc"],
+                    val["loss"],
+                    val["gloss_acc"],
+                    val["cat_acc"],
+                    lr,
+                    row["epoch_time_s"],
+                    "  * best" if improved else "",
+                )
                 if self.early_stop is not None and loop.stale_epochs >= self.early_stop:
-                    log.info("early stop: %s has not improved for %d epochs (trainer.early_stop)", self.monitor, loop.stale_epochs)
+                    log.info(
+                        "early stop: %s has not improved for %d epochs (trainer.early_stop)",
+                        self.monitor,
+                        loop.stale_epochs,
+                    )
                     run.update_summary(early_stopped={"epoch": epoch, "patience": self.early_stop})
                     break
-        log.info("trained: best epoch %d (%s), val gloss %.3f cat %.3f", loop.best_epoch, self.monitor, loop.best["val_gloss_acc"], loop.best["val_cat_acc"])
-        return run.update_summary(epochs_completed=loop.epoch, steps_completed=loop.steps, best_epoch=loop.best_epoch, best=loop.best)
+        log.info(
+            "trained: best epoch %d (%s), val gloss %.3f cat %.3f",
+            loop.best_epoch,
+            self.monitor,
+            loop.best["val_gloss_acc"],
+            loop.best["val_cat_acc"],
+        )
+        return run.update_summary(
+            epochs_completed=loop.epoch, steps_completed=loop.steps, best_epoch=loop.best_epoch, best=loop.best
+        )
 
     def wrap(self, model: nn.Module, ema: EMA | None = None) -> tuple[nn.Module, nn.Module]:
         """The model the steps run on (DDP-wrapped under torchrun, compiled with trainer.compile; same
         parameters) and the one validation scores (the averaged weights with trainer.ema; never DDP)."""
         step_model = model
         if self.dist.enabled:  # gradients averaged over ranks
-            step_model = nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            step_model = nn.parallel.DistributedDataParallel(
+                model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
         if self.compile:
             mode = "default" if self.compile is True else self.compile
             step_model = torch.compile(step_model, mode=mode, dynamic=mode != "reduce-overhead")
         return step_model, ema.module if ema is not None else (model if self.dist.enabled else step_model)
 
-    def _log_start(self, model, ema, run, data, transform, opt_factory, loaders, loop, total, epochs, per_epoch_steps) -> None:
+    def _log_start(
+        self, model, ema, run, data, transform, opt_factory, loaders, loop, total, epochs, per_epoch_steps
+    ) -> None:
         """What the run is about to do, and how long it should take."""
         if transform:
             log.info("transforms: %s", transform)
         n_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
         log.info("run folder: %s", run.path)
-        log.info("%s: %.2fM trainable parameters on %s%s%s", type(model).__name__, n_params / 1e6, self.device,
-                 f", AMP {str(self.amp_dtype)[6:]}" if self.amp else "", f", weights averaged (EMA {self.ema})" if ema else "")  # fmt: skip
+        log.info(
+            "%s: %.2fM trainable parameters on %s%s%s",
+            type(model).__name__,
+            n_params / 1e6,
+            self.device,
+            f", AMP {str(self.amp_dtype)[6:]}" if self.amp else "",
+            f", weights averaged (EMA {self.ema})" if ema else "",
+        )
         train_s, val_s = expected_seconds(self, model, opt_factory, *loaders, total - loop.steps, epochs - loop.epoch)
         ranks = "" if self.dist.world_size == 1 else f" on each of {self.dist.world_size} ranks"
         left = f" for the {total - loop.steps} steps left" if loop.steps else ""
-        log.info("length: %d steps (%s; %d epochs of %d steps, batch %d%s); expected time%s about %s (training %s, validation %s)",
-                 total, self.length_reason(per_epoch_steps), epochs, per_epoch_steps, data.batch_size, ranks, left,
-                 duration(train_s + val_s), duration(train_s), duration(val_s))  # fmt: skip
+        log.info(
+            "length: %d steps (%s; %d epochs of %d steps, batch %d%s); expected time%s about %s (training %s, validation %s)",
+            total,
+            self.length_reason(per_epoch_steps),
+            epochs,
+            per_epoch_steps,
+            data.batch_size,
+            ranks,
+            left,
+            duration(train_s + val_s),
+            duration(train_s),
+            duration(val_s),
+        )

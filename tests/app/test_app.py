@@ -25,7 +25,9 @@ def open_app(root: Path, page: str = "Runs") -> AppTest:
 
 def captions(at: AppTest) -> list[str]:
     """The captions of the images on the page (the skeleton animation, the current frame)."""
-    images = [e for e in at.main if e.type in ("image", "imgs")]  # the element's name differs between Streamlit versions
+    images = [
+        e for e in at.main if e.type in ("image", "imgs")
+    ]  # the element's name differs between Streamlit versions
     return [image.proto.imgs[0].caption for image in images]
 
 
@@ -51,7 +53,10 @@ def test_clips_page_shows_statistics_a_skeleton_and_validation(trained_run):
     assert not at.exception and not at.error
     assert at.metric[0].value == "24"  # clips
     assert at.selectbox(key="clips-clip").value == "train_00000"
-    assert captions(at) == ["train_00000.npz: 9 frames (pose blue, left hand orange, right hand green, face purple)", "frame 1"]
+    assert captions(at) == [
+        "train_00000.npz: 9 frames (pose blue, left hand orange, right hand green, face purple)",
+        "frame 1",
+    ]
     at.slider(key="clips-frame").set_value(3).run()
     assert captions(at)[1] == "frame 3"
     assert at.success and "nothing wrong" in at.success[0].value

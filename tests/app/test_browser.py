@@ -13,12 +13,14 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED, local_server
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = [
-    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="no chromium / chromedriver (Debian: apt-get install chromium chromium-driver)"),
+    pytest.mark.skipif(
+        not (CHROMIUM and CHROMEDRIVER),
+        reason="no chromium / chromedriver (Debian: apt-get install chromium chromium-driver)",
+    ),
     pytest.mark.skipif(not (SHARED / "videos").is_dir(), reason="../shared/data/videos is not available"),
 ]
 
@@ -26,7 +28,15 @@ pytestmark = [
 @pytest.fixture
 def app_url(trained_run, tmp_path):
     pytest.importorskip("streamlit")
-    command = lambda port: [sys.executable, "-m", "signlang.cli", "app", str(trained_run["run"].parent), "--port", str(port)]  # noqa: E731
+    command = lambda port: [
+        sys.executable,
+        "-m",
+        "signlang.cli",
+        "app",
+        str(trained_run["run"].parent),
+        "--port",
+        str(port),
+    ]  # noqa: E731
     with local_server(command, "/_stcore/health", tmp_path / "app.log") as url:
         yield url
 
@@ -39,11 +49,22 @@ def browser(tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,1800",
-                 f"--user-data-dir={tmp_path / 'chromium'}"):  # fmt: skip
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1800",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)  # the installed driver: nothing downloaded
+    driver = webdriver.Chrome(
+        service=Service(CHROMEDRIVER), options=options
+    )  # the installed driver: nothing downloaded
     yield driver
     driver.quit()
 
@@ -68,10 +89,14 @@ def open_page(driver, name: str) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     xpath = f"//section[@data-testid='stSidebar']//label[.//p[text()='{name}']]"
-    labels = WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.XPATH, xpath))  # the sidebar renders after the body
+    labels = WebDriverWait(driver, 60).until(
+        lambda d: d.find_elements(By.XPATH, xpath)
+    )  # the sidebar renders after the body
     driver.execute_script("arguments[0].click()", labels[0])  # the radio's own overlay would take a plain click
     headings = "[data-testid='stHeading']"  # st.header: the page's own heading
-    WebDriverWait(driver, 60).until(lambda d: any(h.text.strip() == name for h in d.find_elements(By.CSS_SELECTOR, headings)))
+    WebDriverWait(driver, 60).until(
+        lambda d: any(h.text.strip() == name for h in d.find_elements(By.CSS_SELECTOR, headings))
+    )
 
 
 def test_upload_a_video_see_the_prediction_and_the_skeleton_then_the_run_table(app_url, browser, trained_run, tmp_path):

@@ -16,8 +16,17 @@ from signlang.data.npz import load_split
 
 def load(root, cache, kind="keypoints", **kw):
     key = "X" if kind == "keypoints" else "X2048"
-    return load_split(root / "keypoints_train", root / "train_labels.csv", kind=kind, key=key, num_gloss=6, num_cat=2,
-                      cache=cache, cache_dir=str(root / "cache"), **kw)  # fmt: skip
+    return load_split(
+        root / "keypoints_train",
+        root / "train_labels.csv",
+        kind=kind,
+        key=key,
+        num_gloss=6,
+        num_cat=2,
+        cache=cache,
+        cache_dir=str(root / "cache"),
+        **kw,
+    )
 
 
 def same_batches(a, b, indices=([0, 5, 3], [7], list(range(24)))):

@@ -14,7 +14,9 @@ def make_set(lengths=(3, 1, 5), width=4) -> tuple[ClipSet, list[np.ndarray]]:
     clips = [rng.normal(size=(n, width)).astype(np.float32) for n in lengths]
     masks = [rng.random((n, 78)) > 0.5 for n in lengths]
     n = len(lengths)
-    return ClipSet.from_clips(clips, gloss=range(n), cat=[0] * n, occluded=[0, 1, 0][:n], names=list("abc")[:n], point_masks=masks), clips
+    return ClipSet.from_clips(
+        clips, gloss=range(n), cat=[0] * n, occluded=[0, 1, 0][:n], names=list("abc")[:n], point_masks=masks
+    ), clips
 
 
 def test_buffer_is_one_array_with_offsets():
@@ -42,7 +44,9 @@ def test_batch_pads_with_zeros_and_marks_padding():
 
 def test_float16_buffer_is_cast_back_per_batch():
     _, clips = make_set()
-    cs = ClipSet.from_clips(clips, gloss=[0, 0, 0], cat=[0, 0, 0], occluded=[0, 0, 0], names=list("abc"), dtype=np.float16)
+    cs = ClipSet.from_clips(
+        clips, gloss=[0, 0, 0], cat=[0, 0, 0], occluded=[0, 0, 0], names=list("abc"), dtype=np.float16
+    )
     assert cs.x.dtype == np.float16
     b = cs.batch([0, 2]).to("cpu")
     assert b.x.dtype == torch.float16  # half the bytes until the model's first op computes in float32
@@ -52,7 +56,9 @@ def test_float16_buffer_is_cast_back_per_batch():
 def test_inconsistent_arrays_are_refused():
     cs, _ = make_set()
     with pytest.raises(ValueError):
-        ClipSet(buffer=cs.buffer, offsets=cs.offsets[:-1], gloss=cs.gloss, cat=cs.cat, occluded=cs.occluded, names=cs.names)
+        ClipSet(
+            buffer=cs.buffer, offsets=cs.offsets[:-1], gloss=cs.gloss, cat=cs.cat, occluded=cs.occluded, names=cs.names
+        )
 
 
 def test_batch_moves_between_devices_whole():

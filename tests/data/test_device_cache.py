@@ -7,14 +7,13 @@ import logging
 
 import pytest
 import torch
+from conftest import tiny_synthetic
 
 from signlang.data.clips import DeviceClips
 from signlang.data.module import choose_placement
 from signlang.errors import ConfigError
 from signlang.models import SignGRU, SignTransformer
 from signlang.training.trainer import Trainer
-
-from conftest import tiny_synthetic
 
 
 def test_a_split_goes_on_the_gpu_only_when_it_fits_its_share_of_free_memory():
@@ -35,10 +34,9 @@ def test_on_cpu_device_cache_stays_in_host_memory_and_says_why(caplog):
 
 
 def test_batches_from_a_split_held_as_tensors_equal_the_host_ones_and_take_augmentation():
+    from conftest import CONF
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
-
-    from conftest import CONF
 
     data = tiny_synthetic()
     data.setup()
@@ -52,8 +50,14 @@ def test_batches_from_a_split_held_as_tensors_equal_the_host_ones_and_take_augme
     assert augmented.x.shape[0] == 3 and augmented.lengths.device.type == "cpu"
 
 
-@pytest.mark.parametrize("model", [SignTransformer(156, 6, 2, d_model=32, num_layers=1, num_heads=4, dim_feedforward=64),
-                                   SignGRU(156, 6, 2, hidden_sizes=[16])], ids=["transformer", "gru"])  # fmt: skip
+@pytest.mark.parametrize(
+    "model",
+    [
+        SignTransformer(156, 6, 2, d_model=32, num_layers=1, num_heads=4, dim_feedforward=64),
+        SignGRU(156, 6, 2, hidden_sizes=[16]),
+    ],
+    ids=["transformer", "gru"],
+)
 def test_static_shapes_pad_batches_to_a_multiple_and_change_no_output(model):
     data = tiny_synthetic(pad_to=16)
     data.setup()
@@ -65,7 +69,9 @@ def test_static_shapes_pad_batches_to_a_multiple_and_change_no_output(model):
     with torch.no_grad():
         for p, q in zip(padded, plain):
             assert torch.equal(p.lengths, q.lengths) and p.x.shape[1] >= q.x.shape[1]
-            torch.testing.assert_close(model(p.x, p.pad_mask, p.lengths)[0], model(q.x, q.pad_mask, q.lengths)[0], atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(
+                model(p.x, p.pad_mask, p.lengths)[0], model(q.x, q.pad_mask, q.lengths)[0], atol=1e-5, rtol=1e-4
+            )
 
 
 def test_compile_modes_and_bad_settings():

@@ -6,13 +6,12 @@ import json
 
 import numpy as np
 import pytest
+from conftest import run_app
 
 from signlang.data.frames import FrameData
 from signlang.data.layout import FRAME_DIM
 from signlang.errors import DataError
 from signlang.extract.video import clip_id
-
-from conftest import run_app
 
 
 @pytest.fixture
@@ -28,10 +27,22 @@ def test_video_names_match_with_or_without_suffix_and_either_separator():
 
 def test_videos_become_uint8_frames_at_the_chosen_rate(videos):
     folder, labels = videos
-    data = FrameData(train_dir=str(folder), train_labels=str(labels), val_dir=str(folder), val_labels=str(labels),
-                     fps=5, num_gloss=3, num_cat=2, batch_size=2)  # fmt: skip
+    data = FrameData(
+        train_dir=str(folder),
+        train_labels=str(labels),
+        val_dir=str(folder),
+        val_labels=str(labels),
+        fps=5,
+        num_gloss=3,
+        num_cat=2,
+        batch_size=2,
+    )
     clips = data.split("train")
-    assert clips.names == ["FOOTBALL", "SOUP", "test_video"] and clips.buffer.dtype == np.uint8 and clips.width == FRAME_DIM
+    assert (
+        clips.names == ["FOOTBALL", "SOUP", "test_video"]
+        and clips.buffer.dtype == np.uint8
+        and clips.width == FRAME_DIM
+    )
     assert clips.lengths[0] == pytest.approx(64 / 30 * 5, abs=1.5)  # FOOTBALL: 64 frames at 30 fps
     assert clips.buffer[:-1].std() > 10  # real pixels, not zeros
     batch = clips.batch([0, 1])
@@ -43,17 +54,35 @@ def test_a_missing_video_is_named(videos, tmp_path):
     labels = tmp_path / "bad.csv"
     labels.write_text("file,gloss,cat\nFOOTBALL,0,0\nnot_there.mp4,1,1\n")
     with pytest.raises(DataError, match="not_there"):
-        FrameData(root=str(tmp_path), train_dir=str(folder), train_labels=str(labels), fps=5, num_gloss=3, num_cat=2,
-                  batch_size=2).split("train")  # fmt: skip
+        FrameData(
+            root=str(tmp_path),
+            train_dir=str(folder),
+            train_labels=str(labels),
+            fps=5,
+            num_gloss=3,
+            num_cat=2,
+            batch_size=2,
+        ).split("train")
 
 
 def test_iv3_gru_trains_end_to_end_on_video_frames(videos, tmp_path):
     folder, labels = videos
     result = run_app(
-        "model=iv3_gru", "model.backbone=inception_v3", "model.pretrained=false", "model.hidden_sizes=[8]", "data=frames",
-        f"data.train_dir={folder}", f"data.train_labels={labels}", f"data.val_dir={folder}", f"data.val_labels={labels}",
-        "data.fps=3", "data.num_gloss=3", "data.num_cat=2", "trainer.max_epochs=1", f"hydra.run.dir={tmp_path / 'run'}",
-    )  # fmt: skip
+        "model=iv3_gru",
+        "model.backbone=inception_v3",
+        "model.pretrained=false",
+        "model.hidden_sizes=[8]",
+        "data=frames",
+        f"data.train_dir={folder}",
+        f"data.train_labels={labels}",
+        f"data.val_dir={folder}",
+        f"data.val_labels={labels}",
+        "data.fps=3",
+        "data.num_gloss=3",
+        "data.num_cat=2",
+        "trainer.max_epochs=1",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["final"]["split"] == "val" and summary["final"]["clips"] == 3

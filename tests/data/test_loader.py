@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from conftest import tiny_synthetic
 
 from signlang.data.loader import BatchSampler, make_loader
-
-from conftest import tiny_synthetic
 
 
 def test_shuffled_epoch_visits_every_index_once():

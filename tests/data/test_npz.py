@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import compose_config
 from hydra.utils import instantiate
 
 from signlang.data.npz import NpzData, load_split, read_labels
 from signlang.errors import DataError
-
-from conftest import compose_config
 
 
 def load(root: Path, kind: str = "keypoints", split: str = "train", **kw):
@@ -40,7 +39,10 @@ def test_loads_keypoints_with_mask_and_features(npz_root):
 def test_file_names_with_or_without_npz_suffix(npz_root):
     csv = npz_root / "train_labels.csv"
     lines = csv.read_text().splitlines()
-    csv.write_text("\n".join([lines[0]] + [line.replace(".npz", "", 1) if i % 2 else line for i, line in enumerate(lines[1:])]) + "\n")
+    csv.write_text(
+        "\n".join([lines[0]] + [line.replace(".npz", "", 1) if i % 2 else line for i, line in enumerate(lines[1:])])
+        + "\n"
+    )
     assert len(load(npz_root)) == 24
 
 
@@ -79,7 +81,10 @@ def test_unlabelled_files_are_a_warning_with_a_count(npz_root, caplog):
         ("file,gloss,cat,occluded\ntrain_00000.npz,0,-1,0\n", r"cat labels \[-1\].*data.num_cat"),
         ("file,gloss,cat,occluded\ntrain_00000.npz,a,0,0\n", "non-integer gloss"),
         ("file,gloss,cat,occluded\ntrain_00000.npz,0,0,0\ntrain_00000,1,0,0\n", "more than once"),
-        ("file,gloss,cat,occluded\ntrain_00000.npz,0,0,0\nnope_1.npz,0,0,0\nnope_2,0,0,0\n", "2 clip.*not found.*nope_1, nope_2"),
+        (
+            "file,gloss,cat,occluded\ntrain_00000.npz,0,0,0\nnope_1.npz,0,0,0\nnope_2,0,0,0\n",
+            "2 clip.*not found.*nope_1, nope_2",
+        ),
     ],
 )
 def test_bad_csv_is_refused(npz_root, csv, message):
@@ -128,8 +133,14 @@ def test_missing_paths_and_empty_folders(npz_root, tmp_path):
 
 
 def test_npz_data_loads_the_seed_layout_with_a_test_split(npz_root):
-    cfg = compose_config("data=keypoints", f"data.root={npz_root}", "data.num_gloss=6", "data.num_cat=2",
-                         "data.test_dir=${data.root}/keypoints_test", "data.test_labels=${data.root}/test_labels.csv")  # fmt: skip
+    cfg = compose_config(
+        "data=keypoints",
+        f"data.root={npz_root}",
+        "data.num_gloss=6",
+        "data.num_cat=2",
+        "data.test_dir=${data.root}/keypoints_test",
+        "data.test_labels=${data.root}/test_labels.csv",
+    )
     data = instantiate(cfg.data)
     assert isinstance(data, NpzData)
     data.setup()
@@ -140,10 +151,13 @@ def test_npz_data_loads_the_seed_layout_with_a_test_split(npz_root):
 def test_real_fsl105_sample_loads(shared_data, model, data, width):
     sample = shared_data / "fsl105_sample"
     cfg = compose_config(
-        f"model={model}", f"data={data}",
-        f"data.train_dir={sample}", f"data.val_dir={sample}",
-        f"data.train_labels={sample}/labels.csv", f"data.val_labels={sample}/labels.csv",
-    )  # fmt: skip
+        f"model={model}",
+        f"data={data}",
+        f"data.train_dir={sample}",
+        f"data.val_dir={sample}",
+        f"data.train_labels={sample}/labels.csv",
+        f"data.val_labels={sample}/labels.csv",
+    )
     ds = instantiate(cfg.data)
     ds.setup()
     train = ds.split("train")

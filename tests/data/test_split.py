@@ -7,12 +7,11 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_command
 
 from signlang.data.npz import load_split
 from signlang.data.split import content_hash, split_dataset
 from signlang.errors import ConfigError
-
-from conftest import run_command
 
 
 @pytest.fixture
@@ -37,8 +36,14 @@ def test_stratified_split_in_the_seed_layout(flat, tmp_path):
     for split in ("train", "val", "test"):
         table = pd.read_csv(tmp_path / "out" / f"{split}_labels.csv")
         assert table["gloss"].value_counts().tolist() == [len(table) // 4] * 4  # every gloss in proportion
-        clips = load_split(tmp_path / "out" / f"keypoints_{split}", tmp_path / "out" / f"{split}_labels.csv",
-                           kind="keypoints", key="X", num_gloss=4, num_cat=2)  # fmt: skip
+        clips = load_split(
+            tmp_path / "out" / f"keypoints_{split}",
+            tmp_path / "out" / f"{split}_labels.csv",
+            kind="keypoints",
+            key="X",
+            num_gloss=4,
+            num_cat=2,
+        )
         assert len(clips) == len(table)
     again = split_dataset(folder, labels, tmp_path / "again", val=0.2, test=0.2, seed=1)
     assert again == result  # the same seed, the same split

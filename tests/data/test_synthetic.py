@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import tiny_synthetic
 
 from signlang.data.layout import RIGHT_HAND
 from signlang.data.npz import load_split
 from signlang.errors import ConfigError
-
-from conftest import tiny_synthetic
 
 
 def splits(data):
@@ -66,9 +65,16 @@ def test_export_writes_the_seed_layout(tmp_path):
     data = tiny_synthetic()
     root = data.export(tmp_path)
     assert sorted(p.name for p in root.iterdir()) == [
-        "keypoints_test", "keypoints_train", "keypoints_val", "test_labels.csv", "train_labels.csv", "val_labels.csv",
-    ]  # fmt: skip
-    loaded = load_split(root / "keypoints_train", root / "train_labels.csv", kind="keypoints", key="X", num_gloss=6, num_cat=2)
+        "keypoints_test",
+        "keypoints_train",
+        "keypoints_val",
+        "test_labels.csv",
+        "train_labels.csv",
+        "val_labels.csv",
+    ]
+    loaded = load_split(
+        root / "keypoints_train", root / "train_labels.csv", kind="keypoints", key="X", num_gloss=6, num_cat=2
+    )
     np.testing.assert_array_equal(loaded.x, splits(data)["train"].x)
 
 

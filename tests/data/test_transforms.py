@@ -5,21 +5,38 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import CONF, tiny_synthetic
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from signlang.data.layout import LEFT_HAND, LEFT_SHOULDER, RIGHT_HAND, RIGHT_SHOULDER
 from signlang.data.loader import make_loader
 from signlang.data.transforms import (
-    Clip, Flip, FrameDropout, GaussianNoise, Pipeline, PointDropout, RandomAffine, RandomCrop, ShoulderNormalize, Speed,
-    TimeMask, TrimToHands, mirror_permutation,
-)  # fmt: skip
-
-from conftest import CONF, tiny_synthetic
+    Clip,
+    Flip,
+    FrameDropout,
+    GaussianNoise,
+    Pipeline,
+    PointDropout,
+    RandomAffine,
+    RandomCrop,
+    ShoulderNormalize,
+    Speed,
+    TimeMask,
+    TrimToHands,
+    mirror_permutation,
+)
 
 KEYPOINT_TRANSFORMS = [
-    ShoulderNormalize(), Flip(p=1.0), RandomAffine(), Speed(), RandomCrop(0.5), FrameDropout(0.3), PointDropout(0.2, 0.5), GaussianNoise(0.02),
-]  # fmt: skip
+    ShoulderNormalize(),
+    Flip(p=1.0),
+    RandomAffine(),
+    Speed(),
+    RandomCrop(0.5),
+    FrameDropout(0.3),
+    PointDropout(0.2, 0.5),
+    GaussianNoise(0.02),
+]
 TEMPORAL = (Speed, RandomCrop, FrameDropout)
 
 
@@ -27,7 +44,7 @@ def keypoint_clip(seed: int = 0, steps: int = 30) -> Clip:
     data = tiny_synthetic(min_len=steps, max_len=steps, occlusion_rate=1.0, seed=seed)
     data.setup()
     train = data.split("train")
-    return Clip(torch.from_numpy(train.clip(0).copy()), torch.from_numpy(train.point_mask[: steps].copy()))
+    return Clip(torch.from_numpy(train.clip(0).copy()), torch.from_numpy(train.point_mask[:steps].copy()))
 
 
 def check_consistent(clip: Clip) -> None:
@@ -76,7 +93,9 @@ def test_flip_is_an_involution_and_swaps_the_hands():
 def test_normalisation_ignores_translation_and_scale():
     clip = keypoint_clip()
     present = clip.present()
-    moved = Clip(((clip.points * 1.7 + torch.tensor([0.3, -0.2])) * present[..., None]).reshape(len(clip.x), -1), clip.mask)
+    moved = Clip(
+        ((clip.points * 1.7 + torch.tensor([0.3, -0.2])) * present[..., None]).reshape(len(clip.x), -1), clip.mask
+    )
     a, b = ShoulderNormalize()(clip), ShoulderNormalize()(moved)
     torch.testing.assert_close(a.x, b.x, atol=1e-5, rtol=1e-4)
     left, right = a.points[:, LEFT_SHOULDER], a.points[:, RIGHT_SHOULDER]
@@ -96,7 +115,9 @@ def test_normalisation_without_shoulders_falls_back_and_skips_empty_clips():
     assert torch.equal(ShoulderNormalize()(empty).x, empty.x)
 
 
-@pytest.mark.parametrize("transform", [Speed(), TimeMask(3, 0.2), GaussianNoise(0.1), RandomCrop()], ids=lambda t: type(t).__name__)
+@pytest.mark.parametrize(
+    "transform", [Speed(), TimeMask(3, 0.2), GaussianNoise(0.1), RandomCrop()], ids=lambda t: type(t).__name__
+)
 def test_feature_transforms(transform):
     clip = Clip(torch.rand(40, 2048), None)
     a = transform(clip, torch.Generator().manual_seed(1))
@@ -127,7 +148,9 @@ def test_augmented_batches_repeat_whatever_the_number_of_workers():
     pipe = instantiate(OmegaConf.load(CONF / "transform" / "keypoints.yaml"))
     runs = []
     for workers in (0, 1):
-        loader = make_loader(data.split("train"), 8, shuffle=True, seed=5, num_workers=workers, transform=pipe, bucket=True)
+        loader = make_loader(
+            data.split("train"), 8, shuffle=True, seed=5, num_workers=workers, transform=pipe, bucket=True
+        )
         loader.batch_sampler.set_epoch(2)
         runs.append([b.x for b in loader])
     assert all(torch.equal(a, b) for a, b in zip(*runs))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import compose_config, run_app, tiny_synthetic
 from hydra.utils import instantiate
 
 from signlang.data.npz import SPLIT_RECORD, NpzData
 from signlang.errors import ConfigError, DataError
 from signlang.evaluation.evaluate import load_run
-
-from conftest import compose_config, run_app, tiny_synthetic
 
 
 @pytest.fixture
@@ -24,8 +23,15 @@ def one_folder(tmp_path):
 
 
 def carved(root, **kw) -> NpzData:
-    options = dict(kind="keypoints", num_gloss=10, num_cat=2, batch_size=8,
-                   train_dir=str(root / "keypoints_train"), train_labels=str(root / "labels.csv"), val_split=0.2)  # fmt: skip
+    options = dict(
+        kind="keypoints",
+        num_gloss=10,
+        num_cat=2,
+        batch_size=8,
+        train_dir=str(root / "keypoints_train"),
+        train_labels=str(root / "labels.csv"),
+        val_split=0.2,
+    )
     return NpzData(**{**options, **kw})
 
 
@@ -78,11 +84,22 @@ def test_settings_that_cannot_work_are_refused(one_folder):
 
 def test_resume_and_evaluate_see_the_split_training_used(one_folder, tmp_path):
     common = [
-        "data=keypoints", f"data.train_dir={one_folder}/keypoints_train", f"data.train_labels={one_folder}/labels.csv",
-        "data.val_dir=null", "data.val_labels=null", "data.val_split=0.2", "data.num_gloss=10", "data.num_cat=2",
-        "model.d_model=32", "model.num_heads=4", "model.dim_feedforward=64", "model.num_layers=1", "scheduler=none",
-        "trainer.progress=false", "trainer.min_steps=null",
-    ]  # fmt: skip
+        "data=keypoints",
+        f"data.train_dir={one_folder}/keypoints_train",
+        f"data.train_labels={one_folder}/labels.csv",
+        "data.val_dir=null",
+        "data.val_labels=null",
+        "data.val_split=0.2",
+        "data.num_gloss=10",
+        "data.num_cat=2",
+        "model.d_model=32",
+        "model.num_heads=4",
+        "model.dim_feedforward=64",
+        "model.num_layers=1",
+        "scheduler=none",
+        "trainer.progress=false",
+        "trainer.min_steps=null",
+    ]
     run = tmp_path / "run"
     result = run_app(*common, "trainer.max_epochs=1", f"hydra.run.dir={run}")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -7,15 +7,20 @@ import json
 import shutil
 
 import pytest
-
 from conftest import run_command
 
 
 def test_training_ends_with_a_report_on_test(trained_run):
     run = trained_run["run"]
     report = run / "eval" / "test"
-    for name in ("metrics.json", "predictions.csv", "confusion_gloss.csv", "confusion_gloss.png",
-                 "confusion_category.csv", "confusion_category.png"):  # fmt: skip
+    for name in (
+        "metrics.json",
+        "predictions.csv",
+        "confusion_gloss.csv",
+        "confusion_gloss.png",
+        "confusion_category.csv",
+        "confusion_category.png",
+    ):
         assert (report / name).is_file(), name
     metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["split"] == "test" and metrics["checkpoint"] == "best" and metrics["clips"] == 12
@@ -49,8 +54,9 @@ def test_evaluate_reproduces_the_numbers_training_wrote(trained_run, tmp_path):
     assert val_last["checkpoint"] == "last" and val_last["split"] == "val_last" and val_last["clips"] == 12
 
     data = trained_run["data"]
-    result = run_command("evaluate", str(run), "--data-dir", str(data / "keypoints_val"),
-                     "--labels", str(data / "val_labels.csv"))  # fmt: skip
+    result = run_command(
+        "evaluate", str(run), "--data-dir", str(data / "keypoints_val"), "--labels", str(data / "val_labels.csv")
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     other = json.loads((run / "eval" / "keypoints_val" / "metrics.json").read_text())
     best_val = json.loads((run / "summary.json").read_text())["best"]["val_gloss_acc"]

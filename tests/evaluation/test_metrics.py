@@ -8,14 +8,16 @@ import pytest
 from signlang.evaluation.metrics import confusion, evaluation_report, macro_f1, topk_hits
 
 # 6 clips, 3 glosses. Predicted (argmax): 0, 1, 1, 2, 0, 2; truth: 0, 0, 1, 2, 2, 1
-GLOSS_PROBS = np.array([
-    [0.7, 0.2, 0.1],
-    [0.3, 0.6, 0.1],
-    [0.1, 0.8, 0.1],
-    [0.2, 0.1, 0.7],
-    [0.5, 0.1, 0.4],
-    [0.1, 0.3, 0.6],
-])  # fmt: skip
+GLOSS_PROBS = np.array(
+    [
+        [0.7, 0.2, 0.1],
+        [0.3, 0.6, 0.1],
+        [0.1, 0.8, 0.1],
+        [0.2, 0.1, 0.7],
+        [0.5, 0.1, 0.4],
+        [0.1, 0.3, 0.6],
+    ]
+)
 GLOSS = np.array([0, 0, 1, 2, 2, 1])
 CAT_PROBS = np.array([[0.9, 0.1], [0.8, 0.2], [0.4, 0.6], [0.3, 0.7], [0.6, 0.4], [0.2, 0.8]])
 CAT = np.array([0, 0, 1, 1, 1, 1])
@@ -58,4 +60,10 @@ def test_report_by_hand():
 
 def test_empty_subset_has_a_count_and_no_numbers():
     report = evaluation_report(GLOSS_PROBS, GLOSS, CAT_PROBS, CAT, np.zeros(6, int), ["a", "b", "c"], ["x", "y"])
-    assert report["by_occluded"]["1"] == {"clips": 0, "gloss_top1": None, "gloss_top5": None, "gloss_macro_f1": None, "cat_top1": None}
+    assert report["by_occluded"]["1"] == {
+        "clips": 0,
+        "gloss_top1": None,
+        "gloss_top5": None,
+        "gloss_macro_f1": None,
+        "cat_top1": None,
+    }

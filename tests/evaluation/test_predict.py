@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from conftest import run_command
 
 from signlang.evaluation.predict import predict_files
-
-from conftest import run_command
 
 
 def test_predict_returns_ranked_names_with_confidences(trained_run):

@@ -7,13 +7,12 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import SHARED, run_app, run_command
 
 from signlang.extract.holistic import fill_gaps
 from signlang.extract.occlusion import hand_over_face
 from signlang.extract.pipeline import LabelMap, Options, extract
 from signlang.validate import validate
-
-from conftest import SHARED, run_app, run_command
 
 pytest.importorskip("mediapipe")
 
@@ -35,7 +34,12 @@ def extracted(tmp_path_factory):
 def test_every_good_video_becomes_a_clip_and_the_bad_one_is_skipped(extracted):
     _, out, records = extracted
     status = {r["file"]: r["status"] for r in records}
-    assert status == {"FOOTBALL.npz": "extracted", "SOUP.npz": "extracted", "test_video.npz": "extracted", "broken.npz": "failed"}
+    assert status == {
+        "FOOTBALL.npz": "extracted",
+        "SOUP.npz": "extracted",
+        "test_video.npz": "extracted",
+        "broken.npz": "failed",
+    }
     assert "cannot be opened" in next(r["error"] for r in records if r["status"] == "failed")
     assert not (out / "broken.npz").exists()
 
@@ -65,7 +69,10 @@ def test_labels_skeleton_and_validation(extracted):
     assert lines[0] == "file,gloss,cat,occluded" and len(lines) == 4
     assert lines[1].startswith("FOOTBALL.npz,FOOTBALL,,")  # gloss from the pattern; ids are the user's to set
     numbered = out / "numbered.csv"
-    numbered.write_text("file,gloss,cat,occluded\n" + "".join(f"{l.split(',')[0]},{i},0,{l.split(',')[3]}\n" for i, l in enumerate(lines[1:])))
+    numbered.write_text(
+        "file,gloss,cat,occluded\n"
+        + "".join(f"{l.split(',')[0]},{i},0,{l.split(',')[3]}\n" for i, l in enumerate(lines[1:]))
+    )
     report = validate(out, numbered, require_x2048=True, num_gloss=3, num_cat=1)
     assert report.clean, [f.message for f in report.errors]
 
@@ -87,9 +94,18 @@ def extracted_runs(extracted, tmp_path_factory):
     runs = {}
     for data in ("keypoints", "features"):
         model = "transformer" if data == "keypoints" else "iv3_gru"
-        result = run_app(f"model={model}", f"data={data}", f"data.train_dir={out}", f"data.val_dir={out}",
-                         f"data.train_labels={labels}", f"data.val_labels={labels}", "data.num_gloss=3", "data.num_cat=2",
-                         "trainer=smoke", f"hydra.run.dir={base / data}")  # fmt: skip
+        result = run_app(
+            f"model={model}",
+            f"data={data}",
+            f"data.train_dir={out}",
+            f"data.val_dir={out}",
+            f"data.train_labels={labels}",
+            f"data.val_labels={labels}",
+            "data.num_gloss=3",
+            "data.num_cat=2",
+            "trainer=smoke",
+            f"hydra.run.dir={base / data}",
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         runs[data] = base / data
     return runs
@@ -105,7 +121,14 @@ def test_extracted_clips_train_and_the_run_records_how_they_were_extracted(extra
 @pytest.mark.parametrize("data", ["keypoints", "features"])
 def test_predict_from_a_video_extracts_it_as_the_run_was_trained(extracted_runs, data, tmp_path):
     saved = tmp_path / "saved"
-    result = run_command("predict", str(extracted_runs[data]), str(SHARED / "videos" / "FOOTBALL.mp4"), "--json", "--save-npz", str(saved))
+    result = run_command(
+        "predict",
+        str(extracted_runs[data]),
+        str(SHARED / "videos" / "FOOTBALL.mp4"),
+        "--json",
+        "--save-npz",
+        str(saved),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     (prediction,) = json.loads(result.stdout)
     assert prediction["gloss"][0]["label"] in {"0", "1", "2"} and 0 < prediction["gloss"][0]["confidence"] <= 1
@@ -141,7 +164,10 @@ def test_features_offline_without_cached_weights_say_where_to_put_them(tmp_path,
     result = run_command("extract", str(SHARED / "videos" / "SOUP.mp4"), "--out", str(tmp_path / "o"), "--features")
     out = result.stdout + result.stderr
     assert result.returncode == 2 and "Traceback" not in out
-    assert str(tmp_path / "torch" / "hub" / "checkpoints" / "inception_v3_google-0cc3c7bd.pth") in out and "--iv3-weights" in out
+    assert (
+        str(tmp_path / "torch" / "hub" / "checkpoints" / "inception_v3_google-0cc3c7bd.pth") in out
+        and "--iv3-weights" in out
+    )
 
 
 def test_gap_filling_and_occlusion_flag():
@@ -179,10 +205,19 @@ def test_the_console_shows_progress_and_summary_and_nothing_from_mediapipe(tmp_p
 
     screen = io.StringIO()
     console = Console(file=screen, force_terminal=True, width=120)
-    records = extract(shared_data / "videos", tmp_path / "out", Options(keypoints=True, fps=10.0), workers=2, console=console)
+    records = extract(
+        shared_data / "videos", tmp_path / "out", Options(keypoints=True, fps=10.0), workers=2, console=console
+    )
     assert all(r["status"] == "extracted" for r in records)
     shown = screen.getvalue()
     assert "extract" in shown and "3/3" in shown and "signlang extract ->" in shown  # the bar, then the summary
     native = capfd.readouterr()  # what went straight to the file descriptors, past Python
-    noise = ("W0000", "inference_feedback_manager", "TensorFlow Lite", "absl::InitializeLog", "GetPrototype", "protobuf")
+    noise = (
+        "W0000",
+        "inference_feedback_manager",
+        "TensorFlow Lite",
+        "absl::InitializeLog",
+        "GetPrototype",
+        "protobuf",
+    )
     assert not [line for line in (native.err + native.out).splitlines() if any(n in line for n in noise)]

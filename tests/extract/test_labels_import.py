@@ -7,11 +7,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
-from signlang.extract.pipeline import LabelMap
-from signlang.errors import ConfigError
-
 from conftest import SHARED, run_command
+
+from signlang.errors import ConfigError
+from signlang.extract.pipeline import LabelMap
 
 pytest.importorskip("mediapipe")
 
@@ -34,20 +33,42 @@ def dataset(tmp_path):
 
 def test_fsl105_form_labels_drive_extraction_to_a_csv_validate_accepts(dataset, tmp_path):
     out = tmp_path / "out"
-    result = run_command("extract", str(dataset / "clips"), "--out", str(out), "--fps", "5", "--workers", "2",
-                         "--labels", str(dataset / "train.csv"), "--label-columns", "file=vid_path,gloss=id_label,cat=category",
-                         "--label-names", str(dataset / "labels.csv"))  # fmt: skip
+    result = run_command(
+        "extract",
+        str(dataset / "clips"),
+        "--out",
+        str(out),
+        "--fps",
+        "5",
+        "--workers",
+        "2",
+        "--labels",
+        str(dataset / "train.csv"),
+        "--label-columns",
+        "file=vid_path,gloss=id_label,cat=category",
+        "--label-names",
+        str(dataset / "labels.csv"),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     rows = (out / "labels.csv").read_text().splitlines()
     assert rows[0] == "file,gloss,cat,occluded"
-    assert {tuple(r.split(",")[:3]) for r in rows[1:]} == {("0__0.npz", "0", "0"), ("4__6.npz", "4", "1"), ("2__1.npz", "2", "0")}
+    assert {tuple(r.split(",")[:3]) for r in rows[1:]} == {
+        ("0__0.npz", "0", "0"),
+        ("4__6.npz", "4", "1"),
+        ("2__1.npz", "2", "0"),
+    }
     check = run_command("validate", str(out), "--labels", str(out / "labels.csv"), "--num-gloss", "5", "--num-cat", "2")
     assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_glosses_by_name_and_mistakes_are_named(dataset):
-    by_name = LabelMap(str(dataset / "train.csv"), "file=vid_path,gloss=label,cat=category", str(dataset / "labels.csv"))
-    assert by_name("clips__4__6") == ("4", "1") and by_name("4__6") == ("4", "1")  # relative to a folder below the CSV's
+    by_name = LabelMap(
+        str(dataset / "train.csv"), "file=vid_path,gloss=label,cat=category", str(dataset / "labels.csv")
+    )
+    assert by_name("clips__4__6") == ("4", "1") and by_name("4__6") == (
+        "4",
+        "1",
+    )  # relative to a folder below the CSV's
     with pytest.raises(ConfigError, match="give --label-names"):
         LabelMap(str(dataset / "train.csv"), "file=vid_path,gloss=id_label,cat=category")  # categories are names
     with pytest.raises(ConfigError, match="no column"):

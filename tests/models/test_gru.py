@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_transformer import batch, losses_on_a_fixed_batch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from signlang.errors import ConfigError
 from signlang.models import SignGRU
 from signlang.models.gru import build_grus, last_states
-
-from test_transformer import batch, losses_on_a_fixed_batch
 
 SMALL = dict(input_dim=156, num_gloss=5, num_cat=2, hidden_sizes=[24, 16])
 

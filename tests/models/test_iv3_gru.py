@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_transformer import batch, losses_on_a_fixed_batch
 from torchvision.models import inception_v3
 
 from signlang.errors import ConfigError
 from signlang.models import InceptionV3GRU
 from signlang.models.iv3_gru import imagenet_weights_file, inception_backbone
-
-from test_transformer import batch, losses_on_a_fixed_batch
 
 SMALL = dict(input_dim=2048, num_gloss=5, num_cat=2, hidden_sizes=[32, 16])
 
@@ -82,7 +81,11 @@ def test_imagenet_weights_offline_and_not_cached_say_where_to_put_them(tmp_path,
     with pytest.raises(ConfigError) as refused:
         InceptionV3GRU(**SMALL, backbone="inception_v3", pretrained=True)
     message = str(refused.value)
-    assert str(imagenet_weights_file()) in message and "download.pytorch.org" in message and "model.pretrained=FILE" in message
+    assert (
+        str(imagenet_weights_file()) in message
+        and "download.pytorch.org" in message
+        and "model.pretrained=FILE" in message
+    )
 
 
 def test_missing_backbone_weights_are_a_config_error(tmp_path):

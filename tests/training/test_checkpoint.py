@@ -11,9 +11,13 @@ from signlang.training.checkpoint import atomic_write, load_checkpoint, save_che
 
 def test_round_trip(tmp_path):
     path = tmp_path / "c" / "m_last.pt"
-    save_checkpoint(path, {"model": {"w": torch.ones(2)}, "epoch": 3, "gloss_names": ["a", "b"], "config": {"x": [1, 2.5, None]}})
+    save_checkpoint(
+        path, {"model": {"w": torch.ones(2)}, "epoch": 3, "gloss_names": ["a", "b"], "config": {"x": [1, 2.5, None]}}
+    )
     state = load_checkpoint(path)
-    assert state["epoch"] == 3 and state["gloss_names"] == ["a", "b"] and torch.equal(state["model"]["w"], torch.ones(2))
+    assert (
+        state["epoch"] == 3 and state["gloss_names"] == ["a", "b"] and torch.equal(state["model"]["w"], torch.ones(2))
+    )
     assert [p.name for p in path.parent.iterdir()] == ["m_last.pt"]  # no temp files left
 
 

@@ -8,21 +8,35 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import run_app, run_cli
 
 from signlang.training.checkpoint import load_checkpoint
 
-from conftest import run_app, run_cli
-
 # One batch per epoch (24 clips, batch 32) and no dropout: both ranks then see the same clips and
 # DDP's averaged gradient equals the single process's, so every number must agree.
-TINY = ["data.num_gloss=4", "data.num_cat=2", "data.train_per_gloss=6", "data.val_per_gloss=3", "data.test_per_gloss=2",
-        "data.min_len=4", "data.max_len=10", "model.d_model=32", "model.num_heads=4", "model.dim_feedforward=64",
-        "model.num_layers=1", "model.dropout=0.0", "trainer.progress=false", "scheduler=none"]  # fmt: skip
+TINY = [
+    "data.num_gloss=4",
+    "data.num_cat=2",
+    "data.train_per_gloss=6",
+    "data.val_per_gloss=3",
+    "data.test_per_gloss=2",
+    "data.min_len=4",
+    "data.max_len=10",
+    "model.d_model=32",
+    "model.num_heads=4",
+    "model.dim_feedforward=64",
+    "model.num_layers=1",
+    "model.dropout=0.0",
+    "trainer.progress=false",
+    "scheduler=none",
+]
 
 
 def rows(folder: Path) -> list[dict[str, float]]:
     with open(folder / "metrics.csv") as f:
-        return [{k: float(v) for k, v in r.items() if not k.endswith(("time_s", "data_wait"))} for r in csv.DictReader(f)]
+        return [
+            {k: float(v) for k, v in r.items() if not k.endswith(("time_s", "data_wait"))} for r in csv.DictReader(f)
+        ]
 
 
 def test_two_gloo_processes_write_one_folder_with_single_process_numbers_and_resume_in_it(tmp_path):
@@ -37,7 +51,13 @@ def test_two_gloo_processes_write_one_folder_with_single_process_numbers_and_res
     (single_folder,) = (tmp_path / "single" / "runs").iterdir()
     (folder,) = (tmp_path / "ddp" / "runs").iterdir()  # one run folder for both ranks, nothing else
     assert list((tmp_path / "ddp").iterdir()) == [tmp_path / "ddp" / "runs"]
-    for name in (".hydra/config.yaml", "metrics.csv", "summary.json", "eval/test/metrics.json", "checkpoints/SignTransformer_last.pt"):
+    for name in (
+        ".hydra/config.yaml",
+        "metrics.csv",
+        "summary.json",
+        "eval/test/metrics.json",
+        "checkpoints/SignTransformer_last.pt",
+    ):
         assert (folder / name).exists(), name
     assert "distributed: 2 processes (gloo)" in (folder / "run.log").read_text()
     before = (folder / "metrics.csv").read_text()

@@ -13,15 +13,26 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO, run_app
 from omegaconf import OmegaConf
 
 from signlang.training.checkpoint import load_checkpoint, save_checkpoint
 
-from conftest import REPO, run_app
-
-TINY = ["data.num_gloss=4", "data.num_cat=2", "data.train_per_gloss=6", "data.val_per_gloss=3", "data.test_per_gloss=2",
-        "data.min_len=4", "data.max_len=10", "model.d_model=32", "model.num_heads=4", "model.dim_feedforward=64",
-        "model.num_layers=1", "scheduler=none", "trainer.progress=false"]  # fmt: skip
+TINY = [
+    "data.num_gloss=4",
+    "data.num_cat=2",
+    "data.train_per_gloss=6",
+    "data.val_per_gloss=3",
+    "data.test_per_gloss=2",
+    "data.min_len=4",
+    "data.max_len=10",
+    "model.d_model=32",
+    "model.num_heads=4",
+    "model.dim_feedforward=64",
+    "model.num_layers=1",
+    "scheduler=none",
+    "trainer.progress=false",
+]
 
 
 def metrics(folder: Path) -> list[dict[str, str]]:
@@ -65,7 +76,12 @@ def test_a_resumed_session_records_the_config_it_ran_with(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     (session,) = (tmp_path / "run" / ".hydra").glob("resumed_*")
     cfg = OmegaConf.load(session / "config.yaml")
-    assert (cfg.trainer.max_epochs, cfg.data.min_len, cfg.data.noise, cfg.model.d_model) == (2, 5, 0.01, 32)  # not the defaults
+    assert (cfg.trainer.max_epochs, cfg.data.min_len, cfg.data.noise, cfg.model.d_model) == (
+        2,
+        5,
+        0.01,
+        32,
+    )  # not the defaults
     assert cfg.trainer.resume == str(tmp_path / "run")
 
 
@@ -88,7 +104,9 @@ def test_seed_changes_the_numbers(tmp_path):
 
 def test_resume_refuses_what_it_cannot_continue(tmp_path):
     result = run_app(f"trainer.resume={tmp_path / 'missing'}", f"paths.output_root={tmp_path}")
-    assert result.returncode != 0 and "no run folder or checkpoint" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        result.returncode != 0 and "no run folder or checkpoint" in result.stderr and "Traceback" not in result.stderr
+    )
     assert list(tmp_path.iterdir()) == []  # nothing was created
 
     train(tmp_path / "run", "trainer.max_epochs=1")
@@ -115,8 +133,12 @@ def start(folder: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [sys.executable, "run.py", *TINY, f"hydra.run.dir={folder}", *extra],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def wait_for_epochs(folder: Path, n: int, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -186,5 +208,7 @@ def test_hydra_flags_pass_through_and_a_resume_gets_its_runs_choices(tmp_path):
     train(tmp_path / "run", "trainer.max_epochs=1")
     args = launch_args(["--cfg", "job", f"trainer.resume={tmp_path / 'run'}", "trainer.max_epochs=3"])
     assert args[:2] == ["--cfg", "job"] and "model=transformer" in args and "scheduler=none" in args
-    assert f"hydra.run.dir={tmp_path / 'run'}" in args and any(a.startswith("hydra.output_subdir=.hydra/resumed_") for a in args)
+    assert f"hydra.run.dir={tmp_path / 'run'}" in args and any(
+        a.startswith("hydra.output_subdir=.hydra/resumed_") for a in args
+    )
     assert args.index("model=transformer") < args.index("trainer.max_epochs=3")  # the command's overrides come last

@@ -9,6 +9,7 @@ import logging
 
 import pytest
 import torch
+from conftest import tiny_synthetic
 from torch import nn
 
 from signlang.errors import ConfigError
@@ -17,8 +18,6 @@ from signlang.training.checkpoint import load_checkpoint
 from signlang.training.run_folder import RunFolder
 from signlang.training.schedulers import cosine
 from signlang.training.trainer import METRIC_COLUMNS, Trainer, TrainingDiverged, param_groups
-
-from conftest import tiny_synthetic
 
 
 def fit(tmp_path, model, kind="keypoints", epochs=3):
@@ -63,7 +62,9 @@ def test_fit_writes_metrics_checkpoints_and_summary(tmp_path, make, kind):
 
     for which in ("best", "last"):
         state = load_checkpoint(run.checkpoint_path(name, which))
-        assert {"model", "optimizer", "scheduler", "epoch", "best_metric", "config", "gloss_names", "cat_names"} <= set(state)
+        assert {"model", "optimizer", "scheduler", "epoch", "best_metric", "config", "gloss_names", "cat_names"} <= set(
+            state
+        )
         assert state["gloss_names"][0] == "gloss_00" and state["model_name"] == name
     assert load_checkpoint(run.checkpoint_path(name, "last"))["epoch"] == 3
     assert load_checkpoint(run.checkpoint_path(name, "best"))["epoch"] == summary["best_epoch"]
@@ -139,7 +140,9 @@ def test_amp_on_cpu_is_turned_off_with_one_warning(tmp_path, caplog):
 
 def test_loader_options_with_workers_repeat_the_in_process_numbers(tmp_path):
     _, in_process = fit_with(tmp_path / "a", epochs=2)
-    _, workers = fit_with(tmp_path / "b", epochs=2, data=tiny_synthetic(num_workers=2, prefetch_factor=3, pin_memory=False))
+    _, workers = fit_with(
+        tmp_path / "b", epochs=2, data=tiny_synthetic(num_workers=2, prefetch_factor=3, pin_memory=False)
+    )
     assert workers["best"] == in_process["best"]
 
 
@@ -199,7 +202,9 @@ def test_length_is_logged_with_its_expected_time_before_training(tmp_path, caplo
     with caplog.at_level(logging.INFO):
         fit_with(tmp_path, epochs=2)
     lines = [r.getMessage() for r in caplog.records]
-    length = next(i for i, m in enumerate(lines) if m.startswith("length: 6 steps (trainer.max_epochs=2; 2 epochs of 3 steps"))
+    length = next(
+        i for i, m in enumerate(lines) if m.startswith("length: 6 steps (trainer.max_epochs=2; 2 epochs of 3 steps")
+    )
     assert "expected time about" in lines[length]
     assert length < next(i for i, m in enumerate(lines) if m.startswith("epoch 1/2"))
 
