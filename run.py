@@ -13,15 +13,15 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from signlang.config import check_model_fits_data, register_resolvers
-from signlang.errors import exit_on_user_error, refuse_and_exit
+from signlang.core.errors import exit_on_user_error, refuse_and_exit
 from signlang.evaluation.evaluate import evaluate_best
-from signlang.loggers import build_loggers, run_tags
-from signlang.plots import write_run_curves
-from signlang.runtime import seed_everything
+from signlang.figures.plots import write_run_curves
+from signlang.runs.folder import RunFolder, register_resolvers
+from signlang.training.callbacks import build_callbacks
 from signlang.training.distributed import init_distributed
+from signlang.training.loggers import build_loggers, run_tags
 from signlang.training.resume import launch_args, restore_config
-from signlang.training.run_folder import RunFolder
+from signlang.training.runtime import seed_everything
 
 register_resolvers()
 
@@ -36,25 +36,20 @@ def main(cfg: DictConfig) -> float:
         if cfg.trainer.resume:  # the run's own config, with this command's overrides on top
             cfg = restore_config(cfg, run.path)
         config = OmegaConf.to_container(cfg, resolve=True)
-        run.attach(
-            build_loggers(cfg.logger), config, run_tags(cfg), resumed=bool(cfg.trainer.resume)
-        )  # TensorBoard, MLflow
+        run.attach(build_loggers(cfg.logger), config, run_tags(cfg), resumed=bool(cfg.trainer.resume))
         seed_everything(cfg.trainer.seed, deterministic=cfg.trainer.deterministic)
-        data = instantiate(cfg.data)
-        data.bind_split(run.path, write=run.writer)  # a val split carved at load time: recorded once, reused on resume
+        data = instantiate(cfg.data, transform=instantiate(cfg.transform))  # normalised once, augmented per batch
         model = instantiate(cfg.model)
-        check_model_fits_data(model, data)
-        transform = instantiate(cfg.transform)  # normalise every clip, augment training batches
-        trainer = instantiate(cfg.trainer)
-        optimizer, scheduler = instantiate(cfg.optim), instantiate(cfg.scheduler)
-        summary = trainer.fit(model, data, optimizer, scheduler, run, config=config, transform=transform, dist=dist)
+        trainer = instantiate(cfg.trainer, callbacks=build_callbacks(cfg.callbacks))
+        summary = trainer.fit(model, data, instantiate(cfg.optim), instantiate(cfg.scheduler), run, config, dist)
         if dist.is_main:  # the test (else val) report, once, by rank 0
-            final = evaluate_best(run.path, model, data, trainer.device, transform)
+            final = evaluate_best(run.path, model, data, trainer.device)
             write_run_curves(run.path)
             summary = run.set_status("finished", final=final)
         dist.barrier()
     dist.close()
-    return summary["best"]["val_gloss_acc"]
+    best = summary.get("best") or {}
+    return best.get("val_gloss_acc", float("nan"))
 
 
 if __name__ == "__main__":

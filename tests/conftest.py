@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from signlang.config import register_resolvers
 from signlang.data.synthetic import SyntheticData
+from signlang.runs.folder import register_resolvers
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -27,6 +27,17 @@ def compose_config(*overrides: str, hydra: bool = False) -> DictConfig:
     """The config ``python run.py <overrides>`` would see."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return compose("config", overrides=list(overrides), return_hydra_config=hydra)
+
+
+def build_model(name: str, **overrides):
+    """The model ``conf/model/<name>.yaml`` builds (the one place its defaults live), for 6 glosses in 2
+    categories unless ``overrides`` say otherwise. Built by calling the class, so its own errors
+    (ConfigError) reach the test unwrapped."""
+    from hydra.utils import get_class
+
+    settings = OmegaConf.to_container(OmegaConf.load(CONF / "model" / f"{name}.yaml"))
+    cls = get_class(settings.pop("_target_"))
+    return cls(**{**settings, "num_gloss": 6, "num_cat": 2, **overrides})
 
 
 def tiny_synthetic(kind: str = "keypoints", **kw) -> SyntheticData:
@@ -105,7 +116,7 @@ def run_command(*args: str, cwd: Path | None = None) -> subprocess.CompletedProc
     import io
     import logging
 
-    from signlang.cli import main
+    from signlang.commands.cli import main
 
     out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
     try:
@@ -171,7 +182,6 @@ def trained_run(tmp_path_factory) -> dict[str, Path]:
         "data.test_labels=${data.root}/test_labels.csv",
         f"data.label_names={names}",
         "trainer.max_epochs=2",
-        "trainer.min_steps=null",
         "model.d_model=32",
         "model.num_heads=4",
         "model.dim_feedforward=64",

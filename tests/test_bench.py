@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from signlang.bench import GRU_SIZES, gru_comparison, measure, report_scaling, scaling_configs
+from signlang.bench.speed import GRU_SIZES, gru_comparison, measure, report_scaling, scaling_configs
 
 
 @pytest.mark.parametrize("model,cache", [("transformer", "memory"), ("iv3_gru", "mmap"), ("iv3_gru", "none")])
@@ -51,11 +51,11 @@ def test_peak_rss_is_the_process_own_not_its_parents():
 
     import numpy as np
 
-    from signlang.bench import peak_rss_mb
+    from signlang.bench.speed import peak_rss_mb
 
     held = np.ones(300 * 2**20 // 8)  # 300 MiB, touched: the parent's peak is at least torch + 300 MiB
     parent = peak_rss_mb()
-    code = "from signlang.bench import peak_rss_mb; print(peak_rss_mb())"
+    code = "from signlang.bench.speed import peak_rss_mb; print(peak_rss_mb())"
     child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert 0 < child < parent - 250
     del held

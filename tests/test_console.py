@@ -3,7 +3,7 @@ import logging
 
 from rich.console import Console
 
-from signlang.console import ConsoleHandler
+from signlang.core.console import ConsoleHandler
 
 
 def test_records_off_terminal_are_single_unwrapped_lines(monkeypatch):

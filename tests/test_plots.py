@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 from conftest import run_command
 
-from signlang.plots import plot_confusion, plot_runs, read_metrics
+from signlang.figures.plots import plot_confusion, plot_runs, read_metrics
 
 PNG = b"\x89PNG"
 

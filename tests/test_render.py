@@ -7,8 +7,8 @@ import pytest
 from conftest import run_command, tiny_synthetic
 from PIL import Image
 
-from signlang.data.layout import LEFT_HAND, RIGHT_HAND
-from signlang.render import BACKGROUND, PARTS, clip_frames, draw_frame
+from signlang.core.layout import LEFT_HAND, RIGHT_HAND
+from signlang.figures.skeleton import BACKGROUND, PARTS, clip_frames, draw_frame
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import run_app, run_cli
 
-from signlang.training.checkpoint import load_checkpoint
-from signlang.training.trainer import METRIC_COLUMNS
+from signlang.runs.checkpoints import load_checkpoint
+from signlang.runs.record import METRIC_COLUMNS
 
 TINY = [
     "trainer=smoke",
@@ -110,8 +110,8 @@ def test_the_commands_themselves(tmp_path):
     (folder,) = (tmp_path / "script" / "runs").iterdir()
     check_run_folder(folder, "SignTransformer")
     assert str(folder) in result.stdout + result.stderr  # run folder printed
-    assert run_cli("-m", "signlang.cli", "--version").stdout.startswith("signlang ")
-    result = run_cli("-m", "signlang.cli", "train", "experiment=smoke", f"paths.output_root={tmp_path / 'cli'}")
+    assert run_cli("-m", "signlang", "--version").stdout.startswith("signlang ")
+    result = run_cli("-m", "signlang", "train", "experiment=smoke", f"paths.output_root={tmp_path / 'cli'}")
     assert result.returncode == 0, result.stderr
     (folder,) = (tmp_path / "cli" / "runs").iterdir()
     check_run_folder(folder, "SignTransformer")

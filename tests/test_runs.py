@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from signlang.runs import collect, run_runs, seed_groups, select
+from signlang.commands.runs import run as run_runs
+from signlang.runs.table import collect, seed_groups, select
 
 
 def summary(folder: Path, **fields) -> None:

@@ -6,9 +6,11 @@ import json
 import shutil
 
 import pytest
-from conftest import run_app, run_cli, run_command
+from conftest import REPO, run_app, run_cli, run_command
 
-from signlang.sweeps import sweep_jobs
+from omegaconf import OmegaConf
+
+from signlang.runs.sweep import sweep_jobs
 
 TINY = [
     "trainer=smoke",
@@ -19,7 +21,7 @@ TINY = [
     "data.test_per_gloss=1",
     "data.min_len=4",
     "data.max_len=8",
-    "trainer.progress=false",
+    "callbacks.console.progress=false",
 ]
 
 
@@ -62,7 +64,30 @@ def test_three_trial_optuna_search(tmp_path):
     import optuna
 
     study = optuna.load_study(study_name="signlang", storage=storage)  # persisted: can be resumed
-    assert len(study.trials) == 3 and study.best_value >= 0
+    best = [json.loads((sweep / str(i) / "summary.json").read_text())["best"]["val_gloss_acc"] for i in range(3)]
+    assert len(study.trials) == 3 and study.best_value == pytest.approx(max(best))  # what run.py returned, per job
+
+
+def hydra_job_overrides(sweep) -> list[list[str]]:
+    """What Hydra itself launched each job with (``<job>/.hydra/overrides.yaml``)."""
+    jobs = sorted((p for p in sweep.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    return [list(OmegaConf.load(job / ".hydra" / "overrides.yaml")) for job in jobs]
+
+
+def test_the_job_list_is_rebuilt_as_hydra_built_it_from_sweeper_params_and_the_command_line(tmp_path):
+    """experiment=smoke sweeps the model through hydra.sweeper.params; the command line adds a second axis."""
+    result = run_app(
+        "-m",
+        "experiment=smoke",
+        "optim.lr=1e-3,1e-4",
+        f"paths.output_root={tmp_path}",
+        "callbacks.console.progress=false",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (sweep,) = (tmp_path / "sweeps").iterdir()
+    jobs, launched_from = sweep_jobs(sweep)
+    assert len(jobs) == 4 and jobs == hydra_job_overrides(sweep)
+    assert launched_from.resolve() == (REPO).resolve()
 
 
 def test_a_failing_job_is_marked_the_others_finish_and_resume_sweep_relaunches_it(tmp_path, npz_root):
@@ -75,7 +100,7 @@ def test_a_failing_job_is_marked_the_others_finish_and_resume_sweep_relaunches_i
         "data.num_cat=2",
         f"paths.output_root={tmp_path}",
         "trainer=smoke",
-        "trainer.progress=false",
+        "callbacks.console.progress=false",
     ]
     result = run_app(*args)
     out = result.stdout + result.stderr
@@ -85,6 +110,7 @@ def test_a_failing_job_is_marked_the_others_finish_and_resume_sweep_relaunches_i
     assert statuses(sweep) == ["failed", "finished"]
     jobs, _ = sweep_jobs(sweep)
     assert [j for j in jobs[0] if j.startswith("data.root")] == [f"data.root={later}"]
+    assert jobs == hydra_job_overrides(sweep)
 
     dry = run_command("resume-sweep", str(sweep), "--dry-run")
     assert dry.returncode == 0 and "job 0" in dry.stdout and "job 1" not in dry.stdout
@@ -94,6 +120,7 @@ def test_a_failing_job_is_marked_the_others_finish_and_resume_sweep_relaunches_i
     assert result.returncode == 0, result.stdout + result.stderr
     assert statuses(sweep) == ["finished", "finished"]
     assert (sweep / "0" / "summary.attempt1.json").exists()  # the failed attempt's record is kept
+    assert (sweep / "0" / ".hydra.attempt1" / "overrides.yaml").exists()
     assert (sweep / "1" / "metrics.csv").read_bytes() == finished_before  # finished jobs are left alone
     again = run_command("resume-sweep", str(sweep))
     assert "nothing to do" in again.stdout

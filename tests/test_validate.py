@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import run_command
 
-from signlang.validate import main, validate
+from signlang.data.validate import validate
 
 
 def messages(report) -> str:
@@ -87,15 +87,13 @@ def test_csv_without_needed_columns(npz_root, header):
     assert not report.clean and ("lacks column" in messages(report) or "is empty" in messages(report))
 
 
-def test_exit_codes_and_entry_points(npz_root, capsys):
-    assert main([str(npz_root / "keypoints_val"), "--labels", str(npz_root / "val_labels.csv")]) == 0
-    np.savez(sorted((npz_root / "keypoints_val").glob("*.npz"))[0], X=np.zeros((3, 7)))
-    assert main([str(npz_root / "keypoints_val")]) == 1
-    assert main([str(npz_root / "nowhere")]) == 1
-    result = run_command("validate", str(npz_root / "keypoints_train"), "--labels", str(npz_root / "train_labels.csv"))
+def test_exit_codes(npz_root):
+    result = run_command("validate", str(npz_root / "keypoints_val"), "--labels", str(npz_root / "val_labels.csv"))
     assert result.returncode == 0 and "clean" in result.stdout
+    np.savez(sorted((npz_root / "keypoints_val").glob("*.npz"))[0], X=np.zeros((3, 7)))
     result = run_command("validate", str(npz_root / "keypoints_val"))
     assert result.returncode == 1 and "width 7" in result.stdout
+    assert run_command("validate", str(npz_root / "nowhere")).returncode == 1
 
 
 def test_real_fsl105_sample_is_clean(shared_data):

@@ -14,13 +14,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from signlang.data.layout import LEFT_HAND, LEFT_WRIST, RIGHT_HAND, RIGHT_WRIST
-from signlang.data.npz import clip_name, read_label_table
-from signlang.errors import DataError
-from signlang.runs import METRICS, collect, differing, find_runs, seed_groups, select
-from signlang.training.run_folder import CHECKPOINT_DIR, METRICS_FILE
+from signlang.core.errors import DataError
+from signlang.core.layout import LEFT_HAND, LEFT_WRIST, POSE, RIGHT_HAND, RIGHT_WRIST
+from signlang.core.video import VIDEO_SUFFIXES
+from signlang.data.cache import npz_length
+from signlang.data.labels import clip_name, read_label_table
+from signlang.data.validate import check_clip
+from signlang.evaluation.evaluate import load_run
+from signlang.evaluation.predict import extraction_options, predict_files
+from signlang.extract.pipeline import extract_one
+from signlang.figures.skeleton import load_keypoints
+from signlang.runs.checkpoints import find_checkpoint, load_checkpoint
+from signlang.runs.record import CHECKPOINT_DIR, EVAL_DIR, METRICS_FILE
+from signlang.runs.table import METRICS, collect, differing, find_runs, seed_groups, select
 
-VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm", "m4v"]
+VIDEO_TYPES = [suffix.lstrip(".") for suffix in VIDEO_SUFFIXES]  # what the upload box takes
 
 
 # ----------------------------------------------------------------------------------------- runs
@@ -92,7 +100,7 @@ class RunReport:
 def run_report(run_dir: Path) -> RunReport:
     run_dir = Path(run_dir)
     metrics = pd.read_csv(run_dir / METRICS_FILE) if (run_dir / METRICS_FILE).is_file() else pd.DataFrame()
-    reports = sorted((run_dir / "eval").glob("*/metrics.json"), key=lambda p: p.stat().st_mtime)
+    reports = sorted((run_dir / EVAL_DIR).glob("*/metrics.json"), key=lambda p: p.stat().st_mtime)
     if not reports:
         return RunReport(metrics, None, {}, pd.DataFrame(), pd.DataFrame(), None)
     folder = reports[-1].parent
@@ -136,9 +144,6 @@ def curves(run_dirs: dict[str, Path], column: str) -> pd.DataFrame:
 
 def run_clip_dirs(run_dir: Path) -> list[Path]:
     """The folders a run read its clips from (its data config, relative paths from where it was launched)."""
-    from signlang.evaluation.evaluate import find_checkpoint
-    from signlang.training.checkpoint import load_checkpoint
-
     state = load_checkpoint(find_checkpoint(Path(run_dir), "best"))
     data = state.get("config", {}).get("data", {})
     launch = Path(state.get("launch_dir", "."))
@@ -169,8 +174,6 @@ class DatasetStats:
 
 def dataset_stats(folder: Path, labels: Path | None = None) -> DatasetStats:
     """Clip names, lengths (read from the array headers only), class counts and occluded share."""
-    from signlang.data.cache import npz_length
-
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"no such folder: {folder}")
@@ -194,9 +197,7 @@ def length_histogram(lengths: np.ndarray, bins: int = 20) -> pd.DataFrame:
 
 
 def keypoints(path: Path) -> tuple[np.ndarray, np.ndarray | None, float]:
-    """A clip's keypoints, detection mask and frame rate (``signlang.render.load_keypoints``)."""
-    from signlang.render import load_keypoints
-
+    """A clip's keypoints, detection mask and frame rate (``signlang.figures.skeleton.load_keypoints``)."""
     return load_keypoints(Path(path))
 
 
@@ -215,37 +216,24 @@ def trajectories(x: np.ndarray, mask: np.ndarray | None) -> pd.DataFrame:
 
 def clip_problems(path: Path) -> list[str]:
     """What ``signlang validate`` finds wrong with one clip."""
-    from signlang.validate import check_clip
-
     findings, _ = check_clip(Path(path))
-    return [f"{f.level}: {f.message}" for f in findings]
+    return [f"{f.severity}: {f.message}" for f in findings]
 
 
 # -------------------------------------------------------------------------------------- predict
 def extract_video(video: Path, run_dir: Path, out_dir: Path) -> Path:
     """Extract ``video`` as the run's training clips were, in a spawned process (MediaPipe stays out of
     the app's own process), into ``out_dir/<name>.npz``; raises DataError for a bad video."""
-    from signlang.evaluation.evaluate import load_run
-    from signlang.evaluation.predict import extraction_options
-
     options = extraction_options(load_run(run_dir), None)
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        record = pool.submit(_extract_one, str(video), str(out_dir), Path(video).stem, options).result()
+        record = pool.submit(extract_one, str(video), str(out_dir), Path(video).stem, options).result()
     if record["status"] != "extracted":
         raise DataError(f"{Path(video).name}: {record.get('error', 'could not be extracted')}")
     return Path(out_dir) / record["file"]
 
 
-def _extract_one(video: str, out: str, name: str, options) -> dict:
-    from signlang.extract.pipeline import extract_one
-
-    return extract_one(video, out, name, options)
-
-
 def predict(run_dir: Path, clip: Path, top_k: int = 5) -> dict[str, Any]:
     """Top-k glosses and categories of one ``.npz`` clip; raises DataError for a clip that does not fit."""
-    from signlang.evaluation.predict import predict_files
-
     (result,) = predict_files(str(run_dir), [str(clip)], top_k=top_k)
     if "error" in result:
         raise DataError(result["error"])
@@ -263,8 +251,6 @@ def video_aspect(video: Path) -> float:
 
 
 def person_found(clip: Path) -> bool:
-    from signlang.data.layout import POSE
-
     with np.load(clip, allow_pickle=False) as z:
         return "mask" not in z.files or bool(z["mask"][:, POSE.start : POSE.stop].any())
 

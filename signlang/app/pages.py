@@ -8,11 +8,12 @@ from pathlib import Path
 import streamlit as st
 
 from signlang.app import logic
-from signlang.errors import SignlangError
-from signlang.render import clip_frames, gif_bytes
-from signlang.runs import SORT_KEYS
+from signlang.core.errors import SignlangError
+from signlang.figures.skeleton import clip_frames, gif_bytes
+from signlang.runs.record import PANELS
+from signlang.runs.table import SORT_KEYS
 
-ACCURACY_COLUMNS = ["train_gloss_acc", "val_gloss_acc", "val_cat_acc"]
+CURVES = [c for panel in PANELS.values() for c in panel]  # what "Compare runs" can overlay
 
 
 @st.cache_data(ttl=5, show_spinner=False)
@@ -63,9 +64,10 @@ def runs(root: Path) -> None:
     if not report.metrics.empty:
         c1, c2 = st.columns(2)
         c1.caption("loss per epoch")
-        c1.line_chart(report.metrics.set_index("epoch")[["train_loss", "val_loss"]])
+        c1.line_chart(report.metrics.set_index("epoch")[list(PANELS["loss"])])
         c2.caption("accuracy per epoch")
-        c2.line_chart(report.metrics.set_index("epoch")[[c for c in ACCURACY_COLUMNS if c in report.metrics]])
+        accuracy = [*PANELS["gloss accuracy"], *PANELS["category accuracy"]]
+        c2.line_chart(report.metrics.set_index("epoch")[[c for c in accuracy if c in report.metrics]])
     if report.split is None:
         st.info("this run has no evaluation report yet")
     else:
@@ -90,9 +92,7 @@ def runs(root: Path) -> None:
     st.subheader("Compare runs")
     chosen = st.multiselect("runs to overlay", table["folder"].tolist(), key="runs-compare")
     if len(chosen) >= 2:
-        column = st.selectbox(
-            "curve", ["val_gloss_acc", "val_loss", "train_loss", "val_cat_acc", "lr"], key="runs-curve"
-        )
+        column = st.selectbox("curve", CURVES, index=CURVES.index("val_gloss_acc"), key="runs-curve")
         st.line_chart(logic.curves({c: root / c for c in chosen}, column))
 
 

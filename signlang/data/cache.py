@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from signlang.core.errors import DataError
 from signlang.data.clips import Batch, ClipSet, pad_clips
-from signlang.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 import torch
 
-from signlang.data.layout import NUM_POINTS
+from signlang.core.layout import NUM_POINTS
 
 
 @dataclass

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from signlang.core.errors import ConfigError, DataError, summarize
+from signlang.core.video import clip_id, find_videos, read_frames, resize_frames
 from signlang.data.clips import ClipSet
+from signlang.data.labels import label_problems, read_label_table
 from signlang.data.module import ClipData, split_paths
-from signlang.data.npz import label_problems, read_label_table
-from signlang.errors import ConfigError, DataError, summarize
-from signlang.extract.video import clip_id, find_videos, read_frames
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,6 @@ class FrameData(ClipData):
 
     def load(self, directory: str | Path, labels: str | Path) -> ClipSet:
         """Decode every video ``labels`` names in ``directory`` into uint8 frames."""
-        from signlang.models.iv3_gru import inception_frames
-
         directory = Path(directory)
         if not directory.is_dir():
             raise DataError(f"video folder not found: {directory}. Point data.*_dir at a folder of videos")
@@ -89,7 +87,7 @@ class FrameData(ClipData):
 
         def decode(key: str) -> np.ndarray:
             frames, _, _ = read_frames(videos[key], self.fps)
-            resized = inception_frames(torch.from_numpy(np.stack(frames)))
+            resized = resize_frames(torch.from_numpy(np.stack(frames)))
             return resized.reshape(len(frames), -1).numpy()
 
         with ThreadPoolExecutor(max_workers=max(1, self.load_workers)) as pool:  # OpenCV decodes outside the GIL

@@ -247,6 +247,13 @@ def make_loader(
     )
 
 
+def eval_batches(clips, transform=None, batch_size: int = 64) -> DataLoader | InProcessBatches:
+    """Every clip of ``clips`` once, sorted by length, normalised by ``transform`` and never augmented:
+    what evaluation, prediction and the input statistics read."""
+    prepared = transform.prepare(clips) if transform else clips  # same clips, same order, normalised once
+    return make_loader(prepared, batch_size, shuffle=False, transform=transform)
+
+
 def seed_worker(worker_id: int) -> None:
     """Seed NumPy and ``random`` in a loader worker from the per-worker torch seed."""
     seed = torch.initial_seed() % 2**32

@@ -1,29 +1,54 @@
-"""What every data config instantiates: the splits of one dataset, how they are batched, and the
-facts models are built from."""
+"""What every data config instantiates: the splits of one dataset, how they are normalised and
+batched, and the facts a run records about them.
+
+The trainer asks a :class:`ClipData` once, through :meth:`ClipData.for_training`, for everything it
+needs (loaders, the clips input statistics are fitted on, label names, extraction settings);
+evaluation asks :meth:`ClipData.eval_loader`. Every loader setting lives here, in ``conf/data``.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from signlang.data.clips import ClipSet, DeviceClips
+from signlang.core.errors import ConfigError
+from signlang.core.layout import INPUT_DIMS
+from signlang.data.clips import Batch, ClipSet, DeviceClips
 from signlang.data.labels import read_label_names
-from signlang.data.layout import INPUT_DIMS
-from signlang.data.loader import make_loader
-from signlang.errors import ConfigError
+from signlang.data.loader import eval_batches, make_loader
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 
 
+@dataclass
+class TrainingData:
+    """What the trainer gets from the data, once (:meth:`ClipData.for_training`)."""
+
+    train: (
+        Any  # batches of the training split: shuffled, bucketed by length, augmented (InProcessBatches or DataLoader)
+    )
+    val: Any  # batches of the val split, sorted by length, every clip once
+    statistics: Callable[[], Iterable[Batch]]  # the training split normalised, never augmented: what InputNorm fits
+    gloss_names: list[str]
+    cat_names: list[str]
+    extraction: dict | None  # how the clips were extracted from videos (recorded for signlang predict)
+    batch_size: int
+    description: str  # for the log: the pipeline the batches pass through
+
+
 class ClipData:
-    """Train, val and optional test ClipSets, each loaded on first use (``setup()`` loads all), and
-    the loaders that batch them (every loader setting lives here, in the ``data`` config group).
+    """Train, val and optional test ClipSets, each loaded on first use (``setup()`` loads all), the
+    transform pipeline that normalises and augments them (``conf/transform``, handed in by ``run.py``),
+    and the loaders that batch them.
 
     Subclasses implement ``available()`` and ``_load_split``. ``kind`` says what a frame is
     (``keypoints``: 78 points x (x, y); ``features``: InceptionV3 features) so a model reading the
@@ -47,6 +72,7 @@ class ClipData:
         cache: str = "memory",
         device_share: float = 0.8,
         pad_to: int | None = None,
+        transform: Any = None,
     ) -> None:
         if kind not in INPUT_DIMS:
             raise ConfigError(f"data.kind must be one of {sorted(INPUT_DIMS)}, got {kind!r}")
@@ -77,7 +103,9 @@ class ClipData:
         self.cat_names = [str(i) for i in range(self.num_cat)]
         if label_names:
             self.gloss_names, self.cat_names = read_label_names(label_names, self.num_gloss, self.num_cat)
+        self.transform = transform  # a signlang.data.transforms.Pipeline, or None
         self._splits: dict[str, ClipSet] = {}
+        self._prepared: dict[str, ClipSet] = {}
 
     @property
     def input_dim(self) -> int:
@@ -109,6 +137,48 @@ class ClipData:
         where = f", {mapped / 2**20:.1f} MiB memory-mapped from disk" if mapped else ""
         log.info("data: %s clips (%s), %.1f MiB in memory%s", self.kind, sizes, total / 2**20, where)
 
+    def _forget(self, *names: str) -> None:
+        """Drop loaded splits (their clips changed: a carved split read back from a run folder)."""
+        for name in names:
+            self._splits.pop(name, None)
+            self._prepared.pop(name, None)
+
+    def prepared(self, name: str) -> ClipSet | None:
+        """The split ``name`` with the pipeline's normalisation applied once, up front (``Pipeline.prepare``)."""
+        if name not in self._prepared:
+            clips = self.split(name)
+            if clips is None:
+                return None
+            self._prepared[name] = self.transform.prepare(clips) if self.transform else clips
+        return self._prepared[name]
+
+    def for_training(
+        self, run_dir: str | Path, *, write: bool = True, seed: int = 0, device=None, rank: int = 0, world_size: int = 1
+    ) -> TrainingData:
+        """Everything training reads, in one call: the splits of run ``run_dir`` (a carved val split is
+        recorded there, or read back on resume: :meth:`bind_split`), loaded, normalised and batched
+        for this process (``rank`` of ``world_size``) on ``device``."""
+        self.bind_split(run_dir, write=write)
+        self.setup()
+        train, val = self.prepared("train"), self.prepared("val")
+        place = dict(device=device, rank=rank, world_size=world_size)
+        return TrainingData(
+            train=self.loader(train, train=True, seed=seed, **place),
+            val=self.loader(val, train=False, **place),
+            statistics=lambda: eval_batches(train, self.transform, self.eval_batch_size),  # all clips, every rank
+            gloss_names=self.gloss_names,
+            cat_names=self.cat_names,
+            extraction=self.extraction(),
+            batch_size=self.batch_size,
+            description=f"transforms: {self.transform}" if self.transform else "no transforms",
+        )
+
+    def eval_loader(self, clips: str | ClipSet):
+        """Every clip of a split (its name, or clips read with :meth:`load`) once, sorted by length, normalised."""
+        if isinstance(clips, str):
+            return self.loader(self.prepared(clips), train=False)
+        return eval_batches(clips, self.transform, self.eval_batch_size)
+
     def split(self, name: str) -> ClipSet | None:
         """The ClipSet of ``name`` (train/val/test), loaded on first use; None for an absent test split."""
         if name not in SPLITS:
@@ -132,9 +202,7 @@ class ClipData:
             return 0
         return max(1, min(4, (os.cpu_count() or 2) - 1))
 
-    def loader(
-        self, clips, *, train: bool, transform=None, seed: int = 0, device=None, rank: int = 0, world_size: int = 1
-    ):
+    def loader(self, clips, *, train: bool, seed: int = 0, device=None, rank: int = 0, world_size: int = 1):
         """Batches of ``clips``: shuffled, bucketed by length and augmented for training; sorted by
         length for evaluation. In-process batches are prepared a few ahead in a background thread
         (``prefetch``); pinned for fast copies to a GPU (``pin_memory``, auto: with CUDA)."""
@@ -151,7 +219,7 @@ class ClipData:
             pin_memory=pin,
             prefetch=self.prefetch,
             prefetch_factor=self.prefetch_factor,
-            transform=transform,
+            transform=self.transform,
             rank=rank,
             world_size=world_size,
             pad_to=self.pad_to,

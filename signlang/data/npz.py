@@ -17,6 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from signlang.core.errors import ConfigError, DataError, summarize
+from signlang.core.files import atomic_write
+from signlang.core.layout import DATA_FOR_KIND, INPUT_DIMS, NUM_POINTS
 from signlang.data.cache import (
     CACHE_MODES,
     LazyClipSet,
@@ -28,108 +31,13 @@ from signlang.data.cache import (
     open_cached,
 )
 from signlang.data.clips import ClipSet
-from signlang.data.layout import INPUT_DIMS, NUM_POINTS
+from signlang.data.labels import read_label_table, read_labels
 from signlang.data.module import ClipData, split_paths
 from signlang.data.stratify import assign
-from signlang.errors import ConfigError, DataError, summarize
-from signlang.files import atomic_write
 
 log = logging.getLogger(__name__)
 
-REQUIRED_COLUMNS = ("file", "gloss", "cat")
-LABEL_HEADER = "file,gloss,cat,occluded"
-OTHER_DATA = {"keypoints": "data=features", "features": "data=keypoints"}
 SPLIT_RECORD = "data_split.csv"  # in a run folder: which training-CSV clips were carved out for val
-
-
-def clip_name(file: str) -> str:
-    """The clip id a CSV ``file`` entry refers to: basename without ``.npz``."""
-    name = Path(str(file).strip()).name
-    return name[:-4] if name.lower().endswith(".npz") else name
-
-
-def read_label_table(path: str | Path) -> pd.DataFrame:
-    """Read a labels CSV as text; a missing file, unreadable CSV or missing column is a DataError."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"labels CSV not found: {path}. Point data.*_labels at a CSV with header {LABEL_HEADER}")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path} is empty; it needs the header {LABEL_HEADER} and one row per clip") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise DataError(f"{path} is not a readable CSV ({e}); expected header {LABEL_HEADER}") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        raise DataError(
-            f"{path} lacks column(s) {', '.join(missing)} (found: {', '.join(df.columns)}); "
-            f"the header must be {LABEL_HEADER}"
-        )
-    return df
-
-
-def label_problems(
-    df: pd.DataFrame, path: str | Path, num_gloss: int | None, num_cat: int | None
-) -> tuple[pd.DataFrame, list[str]]:
-    """Normalise a label table (clip ids, integer labels) and list everything wrong with it.
-
-    ``num_gloss``/``num_cat`` of None skip the upper range check. Line numbers count the header as 1.
-    """
-    problems: list[str] = []
-
-    def lines(mask: pd.Series) -> str:
-        return ", ".join(str(i + 2) for i in np.flatnonzero(mask.to_numpy())[:5])
-
-    if df.empty:
-        return df, [f"{path} has a header but no rows; add one row per clip"]
-    df = df.copy()
-    if "occluded" not in df.columns:
-        df["occluded"] = "0"
-    no_file = df["file"].str.strip() == ""
-    if no_file.any():
-        problems.append(f"{path}: {int(no_file.sum())} row(s) without a file name (line {lines(no_file)})")
-    df["file"] = df["file"].map(clip_name)
-
-    for column, count, option in (("gloss", num_gloss, "num_gloss"), ("cat", num_cat, "num_cat")):
-        values = pd.to_numeric(df[column], errors="coerce")
-        bad = values.isna() | (values != values.round())
-        if bad.any():
-            problems.append(f"{path}: non-integer {column} label(s) on line {lines(bad)}; labels are 0-based integers")
-        values = values.fillna(-1).astype(np.int64)
-        out = ~bad & ((values < 0) | ((values >= count) if count is not None else False))
-        if out.any():
-            seen = sorted(set(values[out].tolist()))[:5]
-            upper = f"[0, {count - 1}]" if count is not None else "[0, ...)"
-            problems.append(
-                f"{path}: {column} labels {seen} on line {lines(out)} are outside {upper}; labels are 0-based"
-                + (f", so set data.{option} to the number of classes (now {count})" if count is not None else "")
-            )
-        df[column] = values
-    occluded = pd.to_numeric(df["occluded"], errors="coerce")
-    bad = ~occluded.isin([0, 1])
-    if bad.any():
-        problems.append(f"{path}: occluded must be 0 or 1 (line {lines(bad)})")
-    df["occluded"] = occluded.fillna(0).astype(np.int64)
-
-    dup = df["file"].duplicated(keep=False) & ~no_file
-    if dup.any():
-        names = sorted(set(df.loc[dup, "file"]))
-        problems.append(
-            f"{path}: {len(names)} clip(s) listed more than once: {summarize(names, sep=', ')}; keep one row per clip"
-        )
-    return df[["file", "gloss", "cat", "occluded"]].reset_index(drop=True), problems
-
-
-def read_labels(path: str | Path, num_gloss: int, num_cat: int) -> pd.DataFrame:
-    """Read and check a labels CSV; returns columns file (clip id), gloss, cat, occluded."""
-    df, problems = label_problems(read_label_table(path), path, num_gloss, num_cat)
-    if problems:
-        raise DataError(summarize(problems, 3))
-    present = int(df["gloss"].max()) + 1
-    if present < num_gloss // 2:
-        log.warning("%s: labels use %d glosses but data.num_gloss=%d; check data.num_gloss", path, present, num_gloss)
-    return df
 
 
 def array_problems(path: Path, name: str, x: np.ndarray, width: int) -> list[str]:
@@ -194,7 +102,7 @@ def check_arrays(path: Path, kind: str, key: str, x: np.ndarray, mask: np.ndarra
     width = INPUT_DIMS[kind]
     if x.ndim == 2 and x.shape[1] != width:
         other = next((k for k, w in INPUT_DIMS.items() if k != kind and w == x.shape[1]), None)
-        hint = f"these look like {other}: use {OTHER_DATA[kind]}" if other else "check data.key and the extraction"
+        hint = f"these look like {other}: use {DATA_FOR_KIND[other]}" if other else "check data.key and the extraction"
         raise DataError(f"{path.name}: {key!r} has width {x.shape[1]}, but data={kind} needs {width}; {hint}")
     problems = array_problems(path, key, x, width)
     if problems:
@@ -468,8 +376,7 @@ class NpzData(ClipData):
                 f"{summarize(changed, sep=', ')}); its carved val split is in {record}. Restore the CSV, or start a new run"
             )
         self._assignment = saved[["file", "gloss", "split"]]
-        self._splits.pop("train", None)
-        self._splits.pop("val", None)
+        self._forget("train", "val")
 
     def load(self, directory: str | Path, labels: str | Path, only: Collection[str] | None = None) -> ClipSet:
         """Any folder + CSV read the way this dataset reads its splits (also for evaluating other data)."""

@@ -10,19 +10,16 @@ identical content in different splits are reported as leakage; exact duplicates 
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import shutil
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
-from signlang.data.npz import clip_name, label_problems, read_label_table
+from signlang.core.errors import ConfigError, DataError, summarize
+from signlang.data.labels import clip_name, label_problems, read_label_table
 from signlang.data.stratify import SPLITS, assign
-from signlang.errors import ConfigError, DataError, summarize
 
 
 def content_hash(path: Path) -> str:
@@ -99,40 +96,3 @@ def split_dataset(
         "leaks": leaks,
         "duplicates": duplicates,
     }
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("data_dir", help="folder of .npz clips")
-    parser.add_argument("labels", help="labels CSV file,gloss,cat,occluded (+ a group column)")
-    parser.add_argument("--out", required=True, help="where to write the seed layout")
-    parser.add_argument("--val", type=float, default=0.15)
-    parser.add_argument("--test", type=float, default=0.15)
-    parser.add_argument("--group-by", help="column whose values never span two splits (e.g. signer)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--link", action="store_true", help="hard-link (or symlink) the clips instead of copying them")
-    return parser
-
-
-def run_split(args: argparse.Namespace, console: Console | None = None) -> int:
-    console = console or Console()
-    result = split_dataset(
-        Path(args.data_dir), Path(args.labels), Path(args.out), args.val, args.test, args.group_by, args.seed, args.link
-    )
-    table = Table(
-        "split", "clips", "glosses", *(["groups"] if result["groups"] else []), title=f"signlang split -> {args.out}"
-    )
-    for s in SPLITS:
-        table.add_row(
-            s,
-            str(result["counts"][s]),
-            str(result["glosses"][s]),
-            *([str(result["groups"][s])] if result["groups"] else []),
-        )
-    console.print(table)
-    for leak in result["leaks"]:
-        console.print(
-            "[red]leakage:[/] identical clips in different splits: " + ", ".join(f"{f} ({s})" for f, s in leak)
-        )
-    for dup in result["duplicates"]:
-        console.print("[yellow]duplicate:[/] identical clips: " + ", ".join(f"{f} ({s})" for f, s in dup))
-    return 1 if result["leaks"] else 0

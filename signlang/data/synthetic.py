@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from signlang.core.errors import ConfigError
+from signlang.core.layout import ARRAY_KEYS, FEATURE_DIM, INPUT_DIMS, NUM_POINTS, ORDER, RIGHT_HAND
 from signlang.data.clips import ClipSet
-from signlang.data.layout import ARRAY_KEYS, FEATURE_DIM, INPUT_DIMS, NUM_POINTS, ORDER, RIGHT_HAND
+from signlang.data.labels import LABEL_HEADER
 from signlang.data.module import ClipData
-from signlang.errors import ConfigError
 
 # Resting body (x, y) in image coordinates for pose landmarks 0-24; elbows, wrists and the
 # pose's hand points are overwritten from the hands each frame.
@@ -316,5 +317,5 @@ def write_npz_split(
             arrays = {k: c[k] for k in ("X", "mask", "X2048") if k in c}
             np.savez_compressed(folder / f"{c['name']}.npz", **arrays, meta=np.array(meta))
     if write_labels:
-        rows = ["file,gloss,cat,occluded"] + [f"{c['name']}.npz,{c['gloss']},{c['cat']},{c['occluded']}" for c in clips]
+        rows = [LABEL_HEADER] + [f"{c['name']}.npz,{c['gloss']},{c['cat']},{c['occluded']}" for c in clips]
         (root / f"{split}_labels.csv").write_text("\n".join(rows) + "\n")

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from signlang.core.errors import ConfigError
+from signlang.core.layout import FACE, LEFT_HAND, LEFT_SHOULDER, NUM_POINTS, RIGHT_HAND, RIGHT_SHOULDER
 from signlang.data.clips import Batch, ClipSet, pad_clips
-from signlang.data.layout import FACE, LEFT_HAND, LEFT_SHOULDER, NUM_POINTS, RIGHT_HAND, RIGHT_SHOULDER
-from signlang.errors import ConfigError
 
 # Pose landmarks that swap under a left-right mirror (MediaPipe numbering), and the face points
 # (positions in our 11-point FaceMesh subset 1,33,263,133,362,61,291,105,334,199,4).

@@ -1,6 +1,4 @@
-"""``signlang baseline [overrides]``: a 1-nearest-neighbour baseline on the data a config trains on.
-
-    signlang baseline experiment=fsl105_transformer data.test_dir=... data.test_labels=...
+"""A 1-nearest-neighbour baseline on the data a config trains on (``signlang baseline``).
 
 The overrides are those of ``python run.py``: the same data, splits and normalisation. Each clip
 is normalised by the config's ``transform.normalize``, resampled to ``--frames`` evenly spaced
@@ -12,21 +10,9 @@ margin before its extra machinery means anything.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import time
-
 import numpy as np
-import torch
-from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
-from rich.console import Console
-from rich.table import Table
 
-from signlang.config import CONF_DIR, register_resolvers
 from signlang.data.clips import ClipSet
-from signlang.errors import ConfigError
 from signlang.evaluation.metrics import evaluation_report
 
 
@@ -79,45 +65,3 @@ def nearest_neighbour(train: ClipSet, test: ClipSet, num_gloss: int, num_cat: in
         [str(i) for i in range(num_cat)],
         5,
     )
-
-
-def run_baseline(args: argparse.Namespace, console: Console | None = None) -> int:
-    console = console or Console()
-    register_resolvers()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=list(args.overrides))
-    start = time.perf_counter()
-    data = instantiate(cfg.data)
-    transform = instantiate(cfg.transform) if cfg.get("transform") else None
-    if data.kind != "keypoints":
-        raise ConfigError("signlang baseline compares keypoint clips; use data=keypoints (or a keypoint experiment)")
-    split = "test" if "test" in data.available() else "val"
-    train, test = (data.split(s) for s in ("train", split))
-    if transform is not None:
-        train, test = transform.prepare(train), transform.prepare(test)
-    with torch.no_grad():
-        report = nearest_neighbour(train, test, data.num_gloss, data.num_cat, args.frames)
-    result = {
-        "split": split,
-        "clips": len(test),
-        "gloss_acc": report["gloss"]["top1"],
-        "gloss_top5": report["gloss"]["top5"],
-        "cat_acc": report["category"]["top1"],
-        "seconds": round(time.perf_counter() - start, 1),
-    }
-    if args.json:
-        sys.stdout.write(json.dumps(result) + "\n")
-        return 0
-    console.print(f"1-nearest-neighbour on {split} ({len(train)} training clips, resampled to {args.frames} frames)")
-    table = Table(show_header=False)
-    for key, value in result.items():
-        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
-    console.print(table)
-    return 0
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("overrides", nargs="*", help="the overrides of python run.py (experiment=..., data.*=...)")
-    parser.add_argument("--frames", type=int, default=32, help="frames each clip is resampled to (default 32)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    return parser

@@ -1,7 +1,4 @@
-"""Predict the gloss and category of clips, or of videos, with a trained run.
-
-    signlang predict RUN_DIR FILE.npz|VIDEO [...] [--top-k 5] [--json] [--checkpoint best|last]
-    signlang predict RUN_DIR clip.mp4 --save-npz extracted/ [--iv3-weights iv3.pt]
+"""Predict the gloss and category of clips, or of videos, with a trained run (``signlang predict``).
 
 A video is first extracted the way the run's training clips were (their settings travel in the
 checkpoint: frame rate, MediaPipe settings, gap filling, InceptionV3 weights), then predicted like a
@@ -10,40 +7,32 @@ clip. A video in which nobody is found gets a message instead of a prediction.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
+from signlang.core.errors import ConfigError, DataError
+from signlang.core.files import atomic_write
+from signlang.core.layout import ARRAY_KEYS, POSE
+from signlang.core.video import is_video
 from signlang.data.clips import ClipSet
-from signlang.data.layout import ARRAY_KEYS, POSE
+from signlang.data.loader import eval_batches
 from signlang.data.npz import ClipArrays, check_arrays, read_clip
-from signlang.errors import ConfigError, DataError
 from signlang.evaluation.evaluate import LoadedRun, load_run
 from signlang.evaluation.report import predict_probs
-from signlang.extract.video import VIDEO_SUFFIXES
-from signlang.files import atomic_write
-from signlang.runtime import resolve_device
+from signlang.extract.pipeline import Options, extract_arrays
+from signlang.models.inception import IMAGENET
+from signlang.training.runtime import resolve_device
 
 log = logging.getLogger(__name__)
-
-
-def is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_SUFFIXES
 
 
 def extraction_options(run: LoadedRun, iv3_weights: str | None = None):
     """How to extract a video for this run: the settings its training clips were extracted with (the
     defaults of ``signlang extract`` when the run does not record them)."""
-    from signlang.extract.pipeline import Options
-    from signlang.models.iv3_gru import IMAGENET
-
     settings = run.state.get("extraction") or {}
     if not settings:
         log.warning(
@@ -76,8 +65,6 @@ def extraction_options(run: LoadedRun, iv3_weights: str | None = None):
 
 def video_clip(video: Path, kind: str, options, save_dir: Path | None = None) -> ClipArrays:
     """Extract ``video`` and return the array the model reads; raises DataError when nobody is in it."""
-    from signlang.extract.pipeline import extract_arrays
-
     log.info("extracting %s", video.name)
     arrays, meta = extract_arrays(video, options)
     if not arrays["mask"][:, POSE.start : POSE.stop].any():
@@ -144,7 +131,7 @@ def predict_files(
             names,
             masks if all(m is not None for m in masks) else None,
         )
-        gloss_probs, cat_probs = predict_probs(run.model, batch, dev, transform=run.transform)
+        gloss_probs, cat_probs = predict_probs(run.model, eval_batches(batch, run.transform), len(batch), dev)
         for path, g, c in zip(clips, gloss_probs, cat_probs):
             results[path] = {
                 "file": str(path),
@@ -157,58 +144,3 @@ def predict_files(
 def top(probs: np.ndarray, names: list[str], k: int) -> list[dict[str, Any]]:
     order = np.argsort(-probs)[:k]
     return [{"label": names[i], "id": int(i), "confidence": float(probs[i])} for i in order]
-
-
-def run_predict(args: argparse.Namespace, console: Console | None = None) -> int:
-    console = console or Console()
-    results = predict_files(
-        args.run_dir, args.files, args.top_k, args.checkpoint, args.device, args.iv3_weights, args.save_npz
-    )
-    failed = any("error" in r for r in results)
-    if args.json:  # plain JSON on stdout, for other programs
-        sys.stdout.write(json.dumps(results, indent=2) + "\n")
-        return 1 if failed else 0
-    table = Table(
-        "file",
-        "gloss",
-        "conf",
-        f"top {args.top_k}",
-        "category",
-        "conf",
-        title=f"predictions of {Path(args.run_dir).name}",
-    )
-    for r in results:
-        if "error" in r:
-            table.add_row(Path(r["file"]).name, f"[red]{r['error']}", "", "", "", "")
-            continue
-        best, cat = r["gloss"][0], r["category"][0]
-        others = ", ".join(f"{g['label']} {g['confidence']:.2f}" for g in r["gloss"][1:])
-        table.add_row(
-            Path(r["file"]).name,
-            best["label"],
-            f"{best['confidence']:.3f}",
-            others,
-            cat["label"],
-            f"{cat['confidence']:.3f}",
-        )
-    console.print(table)
-    return 1 if failed else 0
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("run_dir", help="a run folder")
-    parser.add_argument(
-        "files", nargs="+", metavar="FILE", help=".npz clips, or videos (extracted as the run's training clips were)"
-    )
-    parser.add_argument("--top-k", type=int, default=5)
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--checkpoint", choices=["best", "last"], default="best")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--save-npz", metavar="DIR", help="keep what was extracted from videos, as .npz clips in DIR")
-    parser.add_argument(
-        "--iv3-weights",
-        metavar="FILE",
-        help="InceptionV3 weights for videos given to a features model "
-        "(default: those the run's clips were extracted with)",
-    )
-    return parser

@@ -16,34 +16,28 @@ import numpy as np
 import torch
 from torch import nn
 
+from signlang.core.files import atomic_write
 from signlang.data.clips import ClipSet
-from signlang.data.loader import make_loader
 from signlang.evaluation.metrics import confusion, evaluation_report
-from signlang.files import atomic_write
-from signlang.plots import plot_confusion
+from signlang.figures.plots import plot_confusion
 
 log = logging.getLogger(__name__)
 TOP_K = 5
 
 
 @torch.no_grad()
-def predict_probs(
-    model: nn.Module, clips: ClipSet, device: torch.device, batch_size: int = 64, transform=None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax probabilities of both heads for every clip, in ClipSet order (batches sorted by length).
-
-    ``transform`` is the run's pipeline: its normalisation is applied, never its augmentation.
-    """
+def predict_probs(model: nn.Module, batches, n: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax probabilities of both heads for the ``n`` clips of ``batches`` (normalised, never
+    augmented: ``ClipData.eval_loader`` or ``eval_batches``), in the clips' own order."""
     model.eval()
     gloss, cat = None, None
-    batches = transform.prepare(clips) if transform else clips  # same clips, same order, normalised once
-    for batch in make_loader(batches, batch_size, shuffle=False, transform=transform):
+    for batch in batches:
         batch = batch.to(device)
         g, c = model(batch.x, batch.pad_mask, batch.lengths)
         g, c = g.float().softmax(-1).cpu().numpy(), c.float().softmax(-1).cpu().numpy()
         if gloss is None:
-            gloss = np.zeros((len(clips), g.shape[1]), np.float32)
-            cat = np.zeros((len(clips), c.shape[1]), np.float32)
+            gloss = np.zeros((n, g.shape[1]), np.float32)
+            cat = np.zeros((n, c.shape[1]), np.float32)
         gloss[batch.index.cpu().numpy()] = g
         cat[batch.index.cpu().numpy()] = c
     return gloss, cat

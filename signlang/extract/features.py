@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from signlang.models.iv3_gru import IMAGENET, inception_backbone, inception_input
+from signlang.models.inception import IMAGENET, inception_backbone, inception_input
 
 
 class InceptionFeatures:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from signlang.data.layout import FACE, FACE_MESH_INDICES, LEFT_HAND, NUM_POINTS, POSE, RIGHT_HAND
+from signlang.core.layout import FACE, FACE_MESH_INDICES, LEFT_HAND, NUM_POINTS, POSE, RIGHT_HAND
 
 # What MediaPipe's C++ code and TFLite print on every start (absl INFO/WARNING lines, TFLite's INFO),
 # straight to file descriptor 2, past Python's logging.

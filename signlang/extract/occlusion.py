@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from signlang.data.layout import FACE, LEFT_HAND, NUM_POINTS, RIGHT_HAND
+from signlang.core.layout import FACE, LEFT_HAND, NUM_POINTS, RIGHT_HAND
 
 HEAD = range(0, 11)  # pose nose, eyes, ears, mouth: the head when the face mesh is lost
 

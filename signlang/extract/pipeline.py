@@ -1,6 +1,4 @@
-"""``signlang extract SRC --out DIR``: videos to ``.npz`` clips plus a labels CSV skeleton.
-
-    signlang extract videos/ --out data/raw --keypoints --features --iv3-weights iv3.pt --workers 4
+"""Videos to ``.npz`` clips plus a labels CSV skeleton (``signlang extract``).
 
 Per clip ``<name>.npz`` with ``X [T,156]`` + ``mask [T,78]`` (``--keypoints``, the default),
 ``X2048 [T,2048]`` (``--features``), ``timestamps_ms [T]`` and ``meta`` (JSON). Clips already
@@ -11,12 +9,10 @@ its gloss and category.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import logging
 import multiprocessing
-import re
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -24,15 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from signlang import __version__
-from signlang.data.layout import FACE_MESH_INDICES, ORDER
-from signlang.errors import ConfigError, DataError, SignlangError
-from signlang.extract.video import VIDEO_SUFFIXES, clip_id, find_videos, read_frames
-from signlang.files import atomic_write
+from signlang.core.errors import ConfigError, DataError, SignlangError
+from signlang.core.files import atomic_write
+from signlang.core.layout import FACE_MESH_INDICES, ORDER
+from signlang.core.video import VIDEO_SUFFIXES, clip_id, find_videos, read_frames
+from signlang.extract.features import InceptionFeatures
+from signlang.extract.holistic import HolisticKeypoints, fill_gaps, import_mediapipe
+from signlang.extract.labels import LabelMap, write_labels
+from signlang.extract.occlusion import hand_over_face
+from signlang.models.inception import IMAGENET, inception_backbone
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +61,12 @@ def clip_name(video: Path, src: Path) -> str:
 @functools.lru_cache(maxsize=1)
 def inception(weights: str | None, random_weights: bool):
     """One InceptionV3 per process (each extraction worker builds it on its first video)."""
-    from signlang.extract.features import InceptionFeatures
-
     return InceptionFeatures(weights, random_weights)
 
 
 def extract_arrays(video: Path, options: Options) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """One video's arrays (``X``, ``mask``, ``X2048``, ``timestamps_ms``) and its ``meta`` record; raises
     for a video that cannot be read. ``signlang extract`` saves them; ``signlang predict`` feeds them on."""
-    from signlang.extract.holistic import HolisticKeypoints, fill_gaps, import_mediapipe
-    from signlang.extract.occlusion import hand_over_face
-
     frames, stamps, source_fps = read_frames(Path(video), options.fps)
     arrays: dict[str, np.ndarray] = {"timestamps_ms": stamps}
     meta: dict[str, Any] = {
@@ -99,10 +96,6 @@ def extract_arrays(video: Path, options: Options) -> tuple[dict[str, np.ndarray]
             occlusion_frames=options.occlusion_frames,
         )
     if options.features:
-        import torch
-
-        from signlang.models.iv3_gru import IMAGENET
-
         arrays["X2048"] = inception(options.iv3_weights, options.random_weights)(frames)
         meta.update(
             torch=torch.__version__,
@@ -134,8 +127,6 @@ def extract_one(video: str, out: str, name: str, options: Options) -> dict[str, 
 
 
 def _init_worker() -> None:
-    import torch
-
     torch.set_num_threads(1)  # processes, not threads, share the cores
 
 
@@ -148,109 +139,6 @@ def previous_record(target: Path) -> dict[str, Any]:
     except (OSError, ValueError, KeyError):
         return {"file": target.name, "status": "failed", "error": "existing file is unreadable; use --overwrite"}
     return {"file": target.name, "status": "skipped", "frames": frames, "occluded": int(meta.get("occluded", 0))}
-
-
-class LabelMap:
-    """``--labels``: a labels CSV, or a regular expression with named groups ``gloss`` and ``cat``
-    searched in each clip's name (folders joined by ``__``).
-
-    A CSV is read in the dataset's own form: ``columns`` maps signlang's ``file``, ``gloss`` and
-    ``cat`` to its column names (``--label-columns file=vid_path,gloss=id_label,cat=category``);
-    ``file`` is a video's path relative to the extracted folder (or any folder above it), with or
-    without its suffix, with either separator; gloss and category are ids, or names resolved through
-    a names CSV ``id,label,category`` (``--label-names``, the form ``data.label_names`` reads).
-    """
-
-    def __init__(self, spec: str | None, columns: str | None = None, names: str | None = None) -> None:
-        self.table: dict[str, tuple[str, str]] | None = None
-        self.pattern: re.Pattern | None = None
-        if not spec:
-            return
-        if Path(spec).is_file():
-            self.table = self._read_table(Path(spec), self._columns(columns), names)
-        else:
-            try:
-                self.pattern = re.compile(spec)
-            except re.error as e:
-                raise ConfigError(f"--labels {spec!r} is neither a CSV file nor a regular expression ({e})") from None
-            if not {"gloss", "cat"} <= set(self.pattern.groupindex):
-                raise ConfigError("--labels pattern needs named groups (?P<gloss>...) and (?P<cat>...)")
-
-    @staticmethod
-    def _columns(spec: str | None) -> dict[str, str]:
-        mapping = {"file": "file", "gloss": "gloss", "cat": "cat"}
-        for item in (spec or "").split(","):
-            if not item.strip():
-                continue
-            ours, _, theirs = item.partition("=")
-            if ours.strip() not in mapping or not theirs.strip():
-                raise ConfigError(f"--label-columns {spec!r}: give file=COLUMN,gloss=COLUMN,cat=COLUMN")
-            mapping[ours.strip()] = theirs.strip()
-        return mapping
-
-    @staticmethod
-    def _read_table(path: Path, columns: dict[str, str], names: str | None) -> dict[str, tuple[str, str]]:
-        import pandas as pd
-
-        from signlang.data.labels import name_ids
-
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        table.columns = [str(c).strip() for c in table.columns]
-        missing = [c for c in columns.values() if c not in table.columns]
-        if missing:
-            raise ConfigError(
-                f"--labels {path}: no column(s) {', '.join(missing)} (it has {', '.join(table.columns)}); "
-                "name them with --label-columns file=...,gloss=...,cat=..."
-            )
-        glosses, categories = name_ids(names) if names else ({}, {})
-
-        def ids(values, known: dict[str, int], what: str) -> list[str]:
-            out = []
-            for value in values.str.strip():
-                if value == "" or value.lstrip("-").isdigit():
-                    out.append(value)
-                elif value in known:
-                    out.append(str(known[value]))
-                else:
-                    where = f"not in {names}" if names else "a name: give --label-names with id,label,category"
-                    raise ConfigError(f"--labels {path}: {what} {value!r} is {where}")
-            return out
-
-        files = [clip_id(f) for f in table[columns["file"]]]
-        return dict(
-            zip(
-                files,
-                zip(ids(table[columns["gloss"]], glosses, "gloss"), ids(table[columns["cat"]], categories, "category")),
-            )
-        )
-
-    def __call__(self, name: str) -> tuple[str, str]:
-        if self.table is not None:
-            if name in self.table:
-                return self.table[name]
-            for key, value in self.table.items():  # the CSV's paths start higher (or lower) than the extracted folder
-                if key.endswith("__" + name) or name.endswith("__" + key):
-                    return value
-            return "", ""
-        if self.pattern is not None:
-            m = self.pattern.search(name)
-            return (m["gloss"], m["cat"]) if m else ("", "")
-        return "", ""
-
-
-def write_labels(out: Path, records: list[dict[str, Any]], labels: LabelMap) -> Path:
-    """``labels.csv`` (file,gloss,cat,occluded); an existing, different one is kept and the new
-    skeleton goes to ``labels.new.csv``."""
-    rows = [["file", "gloss", "cat", "occluded"]]
-    for r in sorted((r for r in records if r["status"] != "failed"), key=lambda r: r["file"]):
-        gloss, cat = labels(r["file"][:-4])
-        rows.append([r["file"], gloss, cat, r.get("occluded", 0)])
-    text = "".join(",".join(map(str, row)) + "\n" for row in rows)
-    path = out / "labels.csv"
-    if path.exists() and path.read_text() != text:
-        path = out / "labels.new.csv"
-    path.write_text(text)
-    return path
 
 
 def extract(
@@ -267,8 +155,6 @@ def extract(
     if not (options.keypoints or options.features):
         raise ConfigError("nothing to extract: give --keypoints and/or --features")
     if options.features and not (options.iv3_weights or options.random_weights):
-        from signlang.models.iv3_gru import IMAGENET, inception_backbone
-
         inception_backbone(IMAGENET)  # ImageNet weights in torch's cache (or downloaded now), else one clear message
     if options.iv3_weights and not Path(options.iv3_weights).is_file():
         raise ConfigError(f"--iv3-weights {options.iv3_weights}: no such file")
@@ -325,64 +211,3 @@ def summarize(records: list[dict[str, Any]], out: Path, labels_path: Path, secon
     for r in records:
         if r["status"] == "failed":
             console.print(f"[red]skipped[/] {Path(r['video']).name if 'video' in r else r['file']}: {r['error']}")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("src", help="a video or a folder of videos (searched recursively)")
-    parser.add_argument("--out", required=True, help="folder for the .npz clips and labels.csv")
-    parser.add_argument(
-        "--keypoints", action="store_true", help="X [T,156] + mask [T,78] with MediaPipe Holistic (default)"
-    )
-    parser.add_argument("--features", action="store_true", help="X2048 [T,2048] with InceptionV3")
-    parser.add_argument("--fps", type=float, default=30.0, help="frames kept per second, by timestamp (0: every frame)")
-    parser.add_argument("--workers", type=int, default=1, help="videos processed in parallel")
-    parser.add_argument(
-        "--max-gap", type=int, default=5, help="fill missing points across gaps of at most this many frames"
-    )
-    parser.add_argument(
-        "--visibility", type=float, default=0.5, help="pose points below this visibility count as missing"
-    )
-    parser.add_argument(
-        "--iv3-weights",
-        help="a local inception_v3 state dict for --features (default: torchvision's ImageNet weights, cached)",
-    )
-    parser.add_argument("--random-weights", action="store_true", help="random InceptionV3 weights (tests only)")
-    parser.add_argument("--overwrite", action="store_true", help="extract again clips that already exist")
-    parser.add_argument(
-        "--labels",
-        help="a labels CSV (file,gloss,cat, or see --label-columns), or a regex with (?P<gloss>..) and (?P<cat>..) on clip names",
-    )
-    parser.add_argument("--label-columns", help="the CSV's own columns, e.g. file=vid_path,gloss=id_label,cat=category")
-    parser.add_argument(
-        "--label-names", help="a names CSV id,label,category: gloss and category given by name become ids"
-    )
-    parser.add_argument(
-        "--occlusion-overlap",
-        type=float,
-        default=0.3,
-        help="hand box covering this share of the face box: an occluded frame",
-    )
-    parser.add_argument(
-        "--occlusion-frames", type=float, default=0.1, help="share of occluded frames that makes a clip occluded"
-    )
-    return parser
-
-
-def run_extract(args: argparse.Namespace) -> int:
-    options = Options(
-        keypoints=args.keypoints or not args.features,
-        features=args.features,
-        fps=args.fps or None,
-        max_gap=args.max_gap,
-        visibility=args.visibility,
-        iv3_weights=args.iv3_weights,
-        random_weights=args.random_weights,
-        overwrite=args.overwrite,
-        occlusion_overlap=args.occlusion_overlap,
-        occlusion_frames=args.occlusion_frames,
-    )
-    labels = LabelMap(args.labels, args.label_columns, args.label_names)
-    records = extract(Path(args.src), Path(args.out), options, max(1, args.workers), labels)
-    return (
-        1 if any(r["status"] == "failed" for r in records) and not any(r["status"] != "failed" for r in records) else 0
-    )

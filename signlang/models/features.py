@@ -1,6 +1,6 @@
 """What a keypoint model reads from each frame: the body, each hand in its own frame, and motion.
 
-The input is the 78-point layout (``signlang.data.layout``), normalised to the signer's shoulders
+The input is the 78-point layout (``signlang.core.layout``), normalised to the signer's shoulders
 by the transform pipeline; undetected points are exact zeros. Three views can be stacked:
 
 - **body**: the 78 points as they are: where the hands are relative to the body and face.
@@ -20,8 +20,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from signlang.data.layout import KEYPOINT_DIM, LEFT_HAND, NUM_POINTS, RIGHT_HAND
-from signlang.errors import ConfigError
+from signlang.core.errors import ConfigError
+from signlang.core.layout import KEYPOINT_DIM, LEFT_HAND, NUM_POINTS, RIGHT_HAND
 
 HAND_LOCAL_DIM = 2 * (len(LEFT_HAND) - 1)  # 20 points (the wrist is the origin) x (x, y)
 

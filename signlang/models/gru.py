@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from signlang.errors import ConfigError
+from signlang.core.errors import ConfigError
 from signlang.models.features import KeypointFeatures
 from signlang.models.gru_layer import HAND_GRU_MAX_HIDDEN, gru_layer
 from signlang.models.input_norm import InputNorm
@@ -59,7 +59,8 @@ def last_states(
 
 
 class SignGRU(nn.Module):
-    """Keypoint views, standardised, through GRU layers; each clip's last state to two heads."""
+    """Keypoint views, standardised, through GRU layers; each clip's last state to two heads.
+    The defaults live in ``conf/model/gru.yaml`` only."""
 
     input_kind = "keypoints"
 
@@ -68,12 +69,13 @@ class SignGRU(nn.Module):
         input_dim: int,
         num_gloss: int,
         num_cat: int,
-        hidden_sizes: list[int] | tuple[int, ...] = (256, 256),
-        bidirectional: bool = False,
-        dropout: float = 0.3,
-        input_norm: bool = True,
-        hands: bool = False,
-        motion: bool = False,
+        *,
+        hidden_sizes: list[int] | tuple[int, ...],
+        bidirectional: bool,
+        dropout: float,
+        input_norm: bool,
+        hands: bool,
+        motion: bool,
     ) -> None:
         super().__init__()
         self.features = KeypointFeatures(input_dim, hands=hands, motion=motion)

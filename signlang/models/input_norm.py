@@ -70,20 +70,14 @@ class InputNorm(nn.Module):
         return y
 
 
-def fit_input_norm(model: nn.Module, clips, transform=None, batch_size: int = 64) -> None:
+def fit_input_norm(model: nn.Module, batches: Iterable) -> None:
     """Fit ``model.input_norm`` (if it has one that is not fitted yet) on the training split as the
-    model sees it: after the pipeline's normalisation (never its augmentation) and, for keypoint
-    models, after the per-frame views (``model.frame_features``); over real frames only."""
-    from signlang.data.loader import make_loader
-
+    model sees it. ``batches`` (anything with ``x [B,T,D]`` and ``pad_mask [B,T]``) are the training
+    clips after the pipeline's normalisation, never its augmentation (``TrainingData.statistics``);
+    keypoint models are fitted on their per-frame views (``model.frame_features``); real frames only."""
     norm = getattr(model, "input_norm", None)
     if norm is None or bool(norm.fitted):
         return
     views = getattr(model, "frame_features", None)
-    normalised = not (transform and transform.normalize) or getattr(clips, "normalized", False)
-    if views is None and normalised:  # the stored frames are what the model reads
-        norm.fit(clips.chunks())
-        return
     with torch.no_grad():
-        batches = make_loader(clips, batch_size, shuffle=False, transform=transform)  # all clips, on every rank
         norm.fit((views(b.x, b.pad_mask) if views else b.x.float())[~b.pad_mask].numpy() for b in batches)

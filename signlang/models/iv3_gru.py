@@ -3,99 +3,20 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 from torch import nn
 
-from signlang.errors import ConfigError
+from signlang.core.errors import ConfigError
+from signlang.core.layout import FRAME_SIZE
 from signlang.models.gru import build_grus, last_states
+from signlang.models.inception import inception_backbone, inception_input
 from signlang.models.input_norm import InputNorm
 from signlang.models.layers import Dropout, FeatureDropout
 
 log = logging.getLogger(__name__)
 
 BACKBONES = (None, "inception_v3")
-IMAGENET = "imagenet"  # model.pretrained=true: torchvision's Inception_V3_Weights.IMAGENET1K_V1
-INCEPTION_SIZE = 299
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def inception_frames(images: torch.Tensor) -> torch.Tensor:
-    """RGB images ``[N,H,W,3]`` uint8 -> ``[N,299,299,3]`` uint8, resized with antialiasing (as stored
-    by ``data=frames`` and read by :func:`inception_input`)."""
-    if tuple(images.shape[1:3]) == (INCEPTION_SIZE, INCEPTION_SIZE):
-        return images
-    x = torch.nn.functional.interpolate(
-        images.permute(0, 3, 1, 2).float(),
-        size=(INCEPTION_SIZE, INCEPTION_SIZE),
-        mode="bilinear",
-        antialias=True,
-        align_corners=False,
-    )
-    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
-
-
-def inception_input(images: torch.Tensor) -> torch.Tensor:
-    """RGB images ``[N,H,W,3]`` uint8 -> what InceptionV3 reads: ``[N,3,299,299]`` float, ImageNet-normalised."""
-    x = inception_frames(images).permute(0, 3, 1, 2).float() / 255.0
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
-
-
-def imagenet_weights_file() -> Path:
-    """Where torchvision keeps InceptionV3's ImageNet weights once downloaded: torch's hub cache
-    (``$TORCH_HOME/hub/checkpoints``, by default ``~/.cache/torch/hub/checkpoints``)."""
-    from torchvision.models import Inception_V3_Weights
-
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(Inception_V3_Weights.IMAGENET1K_V1.url).path).name
-
-
-def inception_backbone(pretrained: str | bool | None) -> nn.Module:
-    """torchvision's InceptionV3 with the classifier removed: ``[N,3,299,299] -> [N,2048]``.
-
-    ``pretrained``: false for random weights; true (or ``imagenet``) for torchvision's
-    ``Inception_V3_Weights.IMAGENET1K_V1``, downloaded once into torch's hub cache as for any
-    torchvision user; or a local state-dict file (the same weights saved elsewhere, or your own).
-    Pretrained weights take ImageNet-normalised input, re-scaled inside as torchvision does
-    (``transform_input``).
-    """
-    from torchvision.models import Inception_V3_Weights, inception_v3
-
-    if pretrained is True or str(pretrained).lower() in ("true", IMAGENET):
-        weights, cached = Inception_V3_Weights.IMAGENET1K_V1, imagenet_weights_file()
-        try:
-            net = inception_v3(weights=weights)  # from the cache, else downloaded into it
-        except OSError as e:
-            if cached.is_file():
-                raise
-            raise ConfigError(
-                f"InceptionV3's ImageNet weights are not in torch's cache and could not be downloaded ({e}). "
-                f"Download {weights.url} to {cached}, or give a local state dict (--iv3-weights FILE / model.pretrained=FILE)"
-            ) from None
-        net.aux_logits, net.AuxLogits = False, None  # the training-time side classifier is not needed
-    else:
-        net = inception_v3(weights=None, aux_logits=False, init_weights=False, transform_input=bool(pretrained))
-        if pretrained:
-            path = Path(str(pretrained))
-            if not path.is_file():
-                raise ConfigError(
-                    f"InceptionV3 weights not found: {path}. Give a local torchvision inception_v3 state dict, "
-                    "true for torchvision's ImageNet weights, or false for random weights"
-                )
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            state = {k: v for k, v in state.items() if not k.startswith(("fc.", "AuxLogits."))}
-            missing, unexpected = net.load_state_dict(state, strict=False)
-            missing = [k for k in missing if not k.startswith("fc.")]
-            if missing or unexpected:
-                raise ConfigError(
-                    f"{path} is not an inception_v3 state dict (missing {missing[:3]}, unexpected {unexpected[:3]})"
-                )
-    net.fc = nn.Identity()
-    return net
 
 
 class InceptionV3GRU(nn.Module):
@@ -103,7 +24,7 @@ class InceptionV3GRU(nn.Module):
     (the stack and how padding is kept out: ``signlang.models.gru``). With
     ``backbone="inception_v3"`` the model takes frames ``[B,T,3,299,299]`` and runs InceptionV3 on
     the real frames first; by default it reads precomputed features. ``input_dropout`` drops whole
-    feature channels of a clip.
+    feature channels of a clip. The defaults live in ``conf/model/iv3_gru.yaml`` only.
     """
 
     input_kind = "features"
@@ -113,14 +34,15 @@ class InceptionV3GRU(nn.Module):
         input_dim: int,
         num_gloss: int,
         num_cat: int,
-        hidden_sizes: list[int] | tuple[int, ...] = (512, 256),
-        bidirectional: bool = False,
-        dropout: float = 0.3,
-        input_dropout: float = 0.1,
-        backbone: str | None = None,
-        pretrained: str | bool | None = False,
-        freeze_backbone: bool = True,
-        input_norm: bool = True,
+        *,
+        hidden_sizes: list[int] | tuple[int, ...],
+        bidirectional: bool,
+        dropout: float,
+        input_dropout: float,
+        backbone: str | None,
+        pretrained: str | bool | None,
+        freeze_backbone: bool,
+        input_norm: bool,
     ) -> None:
         super().__init__()
         if backbone not in BACKBONES:
@@ -153,7 +75,7 @@ class InceptionV3GRU(nn.Module):
         keep = ~pad_mask
         real = frames[keep]
         if real.dtype == torch.uint8:
-            real = inception_input(real.view(-1, INCEPTION_SIZE, INCEPTION_SIZE, 3))
+            real = inception_input(real.view(-1, FRAME_SIZE, FRAME_SIZE, 3))
         feats = self.backbone(real)
         out = feats.new_zeros(*pad_mask.shape, feats.shape[-1])
         out[keep] = feats

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from signlang.errors import ConfigError
+from signlang.core.errors import ConfigError
 from signlang.models.features import KeypointFeatures
 from signlang.models.input_norm import InputNorm
 from signlang.models.layers import Dropout
@@ -72,6 +72,9 @@ class EncoderLayer(nn.Module):
 class SignTransformer(nn.Module):
     """Linear projection, sinusoidal positions, pre-LN encoder layers, pooling, two heads.
 
+    Every setting is a keyword with no default here: ``conf/model/transformer.yaml`` is the one
+    place the defaults live (and what the README's numbers were measured with).
+
     Padded frames are excluded by the attention mask and by the pooling, so a clip's output does
     not depend on how much padding its batch carries.
     """
@@ -83,18 +86,19 @@ class SignTransformer(nn.Module):
         input_dim: int,
         num_gloss: int,
         num_cat: int,
-        d_model: int = 256,
-        num_layers: int = 4,
-        num_heads: int = 8,
-        dim_feedforward: int = 1024,
-        dropout: float = 0.1,
-        attention_dropout: float = 0.0,
-        pooling: str = "mean",
-        max_len: int = 512,
-        input_norm: bool = True,
-        hands: bool = False,
-        motion: bool = False,
-        mask_input: bool = False,
+        *,
+        d_model: int,
+        num_layers: int,
+        num_heads: int,
+        dim_feedforward: int,
+        dropout: float,
+        attention_dropout: float,
+        pooling: str,
+        max_len: int,
+        input_norm: bool,
+        hands: bool,
+        motion: bool,
+        mask_input: bool,
     ) -> None:
         super().__init__()
         if pooling not in POOLINGS:

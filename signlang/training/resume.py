@@ -2,39 +2,56 @@
 
     python run.py trainer.resume=experiments/runs/<run> trainer.max_epochs=50
 
-Everything resuming involves, in the order it happens:
+Everything resuming involves is in this module, in the order it happens:
 
-1. :func:`launch_args` (``run.py``, before Hydra composes anything): the command line becomes the
-   run's own config-group choices, then this command's overrides, then the run's folder as Hydra's
-   output folder, with this session's Hydra files in ``.hydra/resumed_<time>/``. A missing run, a
-   sweep, or a switched config group is refused here, before anything is written. (The same
-   function sends the Hydra files of ``torchrun`` ranks other than 0 away from the run folder.)
+1. :func:`launch_args` (``run.py``, before Hydra composes anything): the run's own config-group
+   choices and its folder (as Hydra's output folder, with this session's Hydra files in
+   ``.hydra/resumed_<time>/``) join the command line. A missing run, a sweep, or a switched config
+   group is refused here, before anything is written. (The same function sends the Hydra files of
+   ``torchrun`` ranks other than 0 away from the run folder.)
 2. :func:`restore_config` (``run.py``): the config the run trained with (its ``.hydra/config.yaml``)
    with this command's ``key=value`` overrides on top. It replaces the composed config, and is what
    ``.hydra/resumed_<time>/config.yaml`` records.
-3. :func:`resume_checkpoint` and :func:`check_can_continue` (called by the trainer): the run's
-   ``_last.pt``, checked against the model and the run's ``metrics.csv``, and a refusal to
+3. :func:`load` and :func:`load_weights` (``Trainer.prepare``): the run's ``_last.pt``, checked
+   against the model and the run's ``metrics.csv``; the weights training continues from.
+4. :func:`restore` (``Trainer.prepare``): optimizer, schedule, loss scaler, averaged weights,
+   callbacks, counters and every RNG stream as the checkpoint left them, and a refusal to
    "continue" a run that already trained its full length. Only then is the resumed session
-   recorded in the run folder (``RunFolder.start_resumed_session``), so a refused resume changes
-   nothing.
+   recorded in the run folder, so a refused resume changes nothing.
+
+Only Hydra's public API is used: its override parser (``hydra.core``) and ``HydraConfig``.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
+from torch import nn
 
-from signlang.config import CONF_DIR
-from signlang.errors import ConfigError
-from signlang.files import atomic_write
-from signlang.training.checkpoint import load_checkpoint
+from signlang.core.errors import ConfigError
+from signlang.core.files import atomic_write
+from signlang.core.paths import CONF_DIR
+from signlang.runs.checkpoints import load_checkpoint
+from signlang.runs.folder import RunFolder
+from signlang.runs.record import CHECKPOINT_DIR, CONFIG_FILE, ENV_FILE, HYDRA_DIR, is_run_folder
 from signlang.training.distributed import joins_rank0, side_dir
-from signlang.training.run_folder import CHECKPOINT_DIR, CONFIG_FILE, HYDRA_DIR, METRICS_FILE
+from signlang.training.rng import set_rng_state
+
+if TYPE_CHECKING:
+    from signlang.training.trainer import Fit
+
+log = logging.getLogger(__name__)
 
 RESUME_KEY = "trainer.resume"
+MULTIRUN_FLAGS = ("-m", "--multirun")
 
 
 def resume_run_dir(resume: str) -> Path:
@@ -45,33 +62,22 @@ def resume_run_dir(resume: str) -> Path:
     return path
 
 
-def holds_run(folder: Path) -> bool:
-    return (folder / METRICS_FILE).exists() or (folder / CHECKPOINT_DIR).exists()
-
-
-def _overrides(overrides: list[str]):
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    return OverridesParser.create().parse_overrides(overrides)
-
-
-def _split(args: list[str]) -> tuple[list[str], list[str]]:
-    """The command line as Hydra reads it: its flags (``--cfg job``, ``-m``, ...) and the overrides."""
-    from hydra._internal.utils import get_args_parser
-
-    overrides = list(get_args_parser().parse_known_args(args)[0].overrides)
-    flags = list(args)
-    for override in overrides:
-        flags.remove(override)
-    return flags, overrides
+def _parse(item: str):
+    """``item`` of the command line as a Hydra override, or None for a flag or a flag's value."""
+    if item.startswith("-"):
+        return None
+    try:
+        return OverridesParser.create().parse_override(item)
+    except HydraException:
+        return None
 
 
 def _group(override) -> str:
-    """The name Hydra records a group choice under (``recipe@trainer`` for a group placed in a package)."""
+    """The name Hydra records a group choice under (``model``; ``hydra/launcher``)."""
     return override.key_or_group + (f"@{override.package}" if override.package else "")
 
 
-def saved_choices(run_dir: Path) -> dict[str, str | None]:
+def saved_choices(run_dir: Path) -> dict[str, Any]:
     """The config-group choices the run was composed with, as Hydra recorded them (``.hydra/hydra.yaml``)."""
     hydra_file = run_dir / HYDRA_DIR / "hydra.yaml"
     if not hydra_file.is_file():
@@ -80,51 +86,63 @@ def saved_choices(run_dir: Path) -> dict[str, str | None]:
     return {group: choice for group, choice in choices.items() if not group.startswith("hydra/")}
 
 
+def _insert(args: list[str], extra: list[str]) -> list[str]:
+    """``extra`` overrides added to the command line beside its own overrides (Hydra takes overrides
+    as one run of words: placed after a trailing flag they would be refused)."""
+    first = next((i for i, a in enumerate(args) if _parse(a) is not None), len(args))
+    return args[:first] + extra + args[first:]
+
+
 def launch_args(args: list[str]) -> list[str]:
     """The command line Hydra composes (see the module docstring); raises ConfigError for a resume
     that cannot work."""
-    extra = [f"hydra.run.dir={side_dir()}", "hydra.output_subdir=null"] if joins_rank0() else []
-    flags, overrides = _split(args)
-    resume = next((o.value() for o in _overrides(overrides) if o.key_or_group == RESUME_KEY and o.value()), None)
+    side = [f"hydra.run.dir={side_dir()}", "hydra.output_subdir=null"] if joins_rank0() else []
+    overrides = [o for o in map(_parse, args) if o is not None]
+    resume = next((o.value() for o in overrides if o.key_or_group == RESUME_KEY and o.value()), None)
     if resume is None:
-        return args + extra
-    if any(a in ("-m", "--multirun") for a in flags):
+        return _insert(args, side)
+    if any(a in MULTIRUN_FLAGS for a in args):
         raise ConfigError("trainer.resume continues one run; it cannot be swept. Resume each run on its own")
     run_dir = resume_run_dir(str(resume))
-    if not (Path(str(resume)).exists() and holds_run(run_dir)):
+    if not (Path(str(resume)).exists() and is_run_folder(run_dir)):
         raise ConfigError(
-            f"trainer.resume={resume}: no run folder or checkpoint there; give a run folder or its checkpoints/<Model>_last.pt"
+            f"trainer.resume={resume}: no run folder or checkpoint there; "
+            "give a run folder or its checkpoints/<Model>_last.pt"
         )
     choices = saved_choices(run_dir)
     groups = set(choices) | {
         p.name for p in CONF_DIR.iterdir() if p.is_dir()
     }  # a list of options is not a recorded choice
-    switched = {_group(o): o.value() for o in _overrides(overrides) if _group(o) in groups}
+    switched = {_group(o): o.value() for o in overrides if _group(o) in groups}
     for group, value in switched.items():
         if str(value) != str(choices.get(group)):
             raise ConfigError(
-                f"cannot switch {group}={value} when resuming a run trained with {group}={choices.get(group, 'its own choice')}; "
-                "start a new run instead"
+                f"cannot switch {group}={value} when resuming a run trained with "
+                f"{group}={choices.get(group, 'its own choice')}; start a new run instead"
             )
     own = [f"{group}={choice}" for group, choice in choices.items() if group not in switched and choice is not None]
     if joins_rank0():
-        return flags + own + overrides + extra
+        return _insert(args, own + side)
     session = f"{HYDRA_DIR}/resumed_{time.strftime('%Y-%m-%d_%H-%M-%S')}"
-    return flags + own + overrides + [f"hydra.run.dir={run_dir}", f"hydra.output_subdir={session}"]
+    return _insert(args, own + [f"hydra.run.dir={run_dir}", f"hydra.output_subdir={session}"])
 
 
 def restore_config(cfg: DictConfig, run_dir: Path) -> DictConfig:
     """The run's saved config with this command's ``key=value`` overrides applied; written over the
     composed config in this session's Hydra folder, so the record says what this session ran with."""
-    from hydra.core.hydra_config import HydraConfig
-
     saved = run_dir / HYDRA_DIR / CONFIG_FILE
     if not saved.is_file():
         raise ConfigError(f"{run_dir} has no {HYDRA_DIR}/{CONFIG_FILE}, so it is not a run folder signlang can resume")
     restored = OmegaConf.load(saved)
+    if "callbacks" not in restored:
+        commit = ((_read_json(run_dir / ENV_FILE).get("git") or {}).get("commit") or "its commit")[:12]
+        raise ConfigError(
+            f"{run_dir} was trained by a signlang from before callbacks (trainer.ema, trainer.monitor, "
+            f"trainer.min_steps); resume it with that version: git checkout {commit}"
+        )
     hydra = HydraConfig.get()
     groups = set(hydra.runtime.choices)
-    for override in _overrides(list(hydra.overrides.task)):
+    for override in OverridesParser.create().parse_overrides(list(hydra.overrides.task)):
         key = override.key_or_group
         if _group(override) in groups or key.startswith("hydra") or key == RESUME_KEY:
             continue  # groups are the run's own (launch_args refused any switch)
@@ -140,7 +158,7 @@ def restore_config(cfg: DictConfig, run_dir: Path) -> DictConfig:
     return restored
 
 
-def resume_checkpoint(run, model_name: str, resume: str, device) -> dict[str, Any]:
+def load(run: RunFolder, model_name: str, resume: str, device) -> dict[str, Any]:
     """The checkpoint named by ``trainer.resume`` (a run folder means its ``_last.pt``), checked."""
     target = Path(str(resume))
     path = run.checkpoint_path(model_name, "last") if target.is_dir() else target
@@ -153,7 +171,8 @@ def resume_checkpoint(run, model_name: str, resume: str, device) -> dict[str, An
     state = load_checkpoint(path, map_location=device)
     if state.get("model_name") != model_name or "loop" not in state:
         raise ConfigError(
-            f"{path} holds a {state.get('model_name', 'non-resumable')} checkpoint, not {model_name}; resume the run it came from"
+            f"{path} holds a {state.get('model_name', 'non-resumable')} checkpoint, not {model_name}; "
+            "resume the run it came from"
         )
     done = run.recorded_epochs()
     if done and state["epoch"] < max(done):
@@ -164,10 +183,48 @@ def resume_checkpoint(run, model_name: str, resume: str, device) -> dict[str, An
     return state
 
 
-def check_can_continue(run, steps: int, epochs: int, total_steps: int) -> None:
-    """A finished run is only resumed to train longer."""
-    if steps >= total_steps and run.previous_status == "finished":
+def load_weights(model: nn.Module, state: dict[str, Any]) -> None:
+    """The weights training continues from: the stepped ones when the checkpoint also holds averaged ones."""
+    try:
+        model.load_state_dict(state.get("train_model", state["model"]))
+    except RuntimeError as e:
+        lines = str(e).splitlines()
+        first = lines[1].strip() if len(lines) > 1 else str(e)
         raise ConfigError(
-            f"the run already trained {steps} steps ({epochs} epochs), its full length; "
-            "raise trainer.max_epochs (or trainer.max_steps / trainer.min_steps) to continue it"
+            f"the checkpoint does not fit this model ({first}); resume with the run's own model settings"
+        ) from None
+
+
+def restore(fit: Fit, state: dict[str, Any]) -> None:
+    """Put the fit back where ``state`` left it, refuse to "continue" a finished run, then record the
+    resumed session in the run folder."""
+    fit.optimizer.load_state_dict(state["optimizer"])
+    fit.scheduler.load_state_dict(state["scheduler"])
+    fit.scaler.load_state_dict(state["scaler"])
+    if fit.eval_model is not fit.model:  # averaged weights go on averaging
+        fit.eval_model.load_state_dict(state["model"])
+    saved = state.get("callbacks", {})
+    for callback in fit.callbacks:
+        if type(callback).__name__ in saved:
+            callback.load_state_dict(saved[type(callback).__name__])
+    loop = state["loop"]
+    fit.loop.epoch, fit.loop.steps, fit.loop.history = loop["epoch"], loop["steps"], list(loop["history"])
+    fit.summary.update({k: v for k, v in fit.run.read_summary().items() if k in ("best_epoch", "best")})
+    set_rng_state(state["rng"])
+    if fit.loop.steps >= fit.total_steps and fit.run.previous_status == "finished":
+        raise ConfigError(
+            f"the run already trained {fit.loop.steps} steps ({fit.loop.epoch} epochs), its full length; "
+            "raise trainer.max_epochs (or trainer.max_steps) to continue it"
         )
+    fit.run.start_resumed_session()
+    fit.run.append_missing_metrics(fit.loop.history)  # rows a crash kept out of metrics.csv
+    log.info(
+        "resuming %s after epoch %d (step %d of %d)", fit.run.path, fit.loop.epoch, fit.loop.steps, fit.total_steps
+    )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}

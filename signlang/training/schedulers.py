@@ -15,7 +15,7 @@ from typing import Any
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler, ReduceLROnPlateau
 
-from signlang.errors import ConfigError
+from signlang.core.errors import ConfigError
 
 
 def constant(optimizer: Optimizer, **_: Any) -> LRScheduler:

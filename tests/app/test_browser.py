@@ -31,7 +31,7 @@ def app_url(trained_run, tmp_path):
     command = lambda port: [
         sys.executable,
         "-m",
-        "signlang.cli",
+        "signlang",
         "app",
         str(trained_run["run"].parent),
         "--port",
@@ -76,6 +76,13 @@ def wait_for_text(driver, text: str, timeout: float = 120) -> None:
     WebDriverWait(driver, timeout).until(lambda d: text in d.find_element(By.TAG_NAME, "body").text)
 
 
+def wait_for_element(driver, by: str, selector: str, timeout: float = 60):
+    """The page's element once it is there (under load, widgets render after the page's heading)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(lambda d: (d.find_elements(by, selector) or [None])[0])
+
+
 def wait_for_images(driver, count: int, timeout: float = 60) -> None:
     """Until ``count`` of the page's images (st.image) have loaded and have pixels."""
     from selenium.webdriver.support.ui import WebDriverWait
@@ -106,7 +113,7 @@ def test_upload_a_video_see_the_prediction_and_the_skeleton_then_the_run_table(a
     wait_for_text(browser, "Runs")
     open_page(browser, "Predict")
     wait_for_text(browser, "a video or a .npz clip")
-    upload = browser.find_element(By.CSS_SELECTOR, "input[type='file']")
+    upload = wait_for_element(browser, By.CSS_SELECTOR, "input[type='file']")
     upload.send_keys(str(SHARED / "videos" / "FOOTBALL.mp4"))
     wait_for_text(browser, "extracted skeleton", timeout=240)
     body = browser.find_element(By.TAG_NAME, "body").text
@@ -121,7 +128,7 @@ def test_upload_a_video_see_the_prediction_and_the_skeleton_then_the_run_table(a
     browser.save_screenshot(str(tmp_path / "runs.png"))
 
     open_page(browser, "Clips")
-    folder = browser.find_element(By.XPATH, "//input[@aria-label='folder of .npz clips']")
+    folder = wait_for_element(browser, By.XPATH, "//input[@aria-label='folder of .npz clips']")
     folder.send_keys(str(trained_run["data"] / "keypoints_train"))
     folder.send_keys("\n")
     wait_for_text(browser, "wrist trajectories")

@@ -7,12 +7,11 @@ import logging
 
 import pytest
 import torch
-from conftest import tiny_synthetic
+from conftest import build_model, tiny_synthetic
 
+from signlang.core.errors import ConfigError
 from signlang.data.clips import DeviceClips
 from signlang.data.module import choose_placement
-from signlang.errors import ConfigError
-from signlang.models import SignGRU, SignTransformer
 from signlang.training.trainer import Trainer
 
 
@@ -53,8 +52,8 @@ def test_batches_from_a_split_held_as_tensors_equal_the_host_ones_and_take_augme
 @pytest.mark.parametrize(
     "model",
     [
-        SignTransformer(156, 6, 2, d_model=32, num_layers=1, num_heads=4, dim_feedforward=64),
-        SignGRU(156, 6, 2, hidden_sizes=[16]),
+        build_model("transformer", d_model=32, num_layers=1, num_heads=4, dim_feedforward=64),
+        build_model("gru", hidden_sizes=[16]),
     ],
     ids=["transformer", "gru"],
 )

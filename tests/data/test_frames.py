@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from conftest import run_app
 
+from signlang.core.errors import DataError
+from signlang.core.layout import FRAME_DIM
+from signlang.core.video import clip_id
 from signlang.data.frames import FrameData
-from signlang.data.layout import FRAME_DIM
-from signlang.errors import DataError
-from signlang.extract.video import clip_id
 
 
 @pytest.fixture

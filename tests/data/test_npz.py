@@ -10,8 +10,9 @@ import pytest
 from conftest import compose_config
 from hydra.utils import instantiate
 
-from signlang.data.npz import NpzData, load_split, read_labels
-from signlang.errors import DataError
+from signlang.core.errors import DataError
+from signlang.data.labels import read_labels
+from signlang.data.npz import NpzData, load_split
 
 
 def load(root: Path, kind: str = "keypoints", split: str = "train", **kw):

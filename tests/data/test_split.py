@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from conftest import run_command
 
+from signlang.core.errors import ConfigError
 from signlang.data.npz import load_split
 from signlang.data.split import content_hash, split_dataset
-from signlang.errors import ConfigError
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import tiny_synthetic
 
-from signlang.data.layout import RIGHT_HAND
+from signlang.core.errors import ConfigError
+from signlang.core.layout import RIGHT_HAND
 from signlang.data.npz import load_split
-from signlang.errors import ConfigError
 
 
 def splits(data):

@@ -9,7 +9,7 @@ from conftest import CONF, tiny_synthetic
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from signlang.data.layout import LEFT_HAND, LEFT_SHOULDER, RIGHT_HAND, RIGHT_SHOULDER
+from signlang.core.layout import LEFT_HAND, LEFT_SHOULDER, RIGHT_HAND, RIGHT_SHOULDER
 from signlang.data.loader import make_loader
 from signlang.data.transforms import (
     Clip,

@@ -7,8 +7,8 @@ import pytest
 from conftest import compose_config, run_app, tiny_synthetic
 from hydra.utils import instantiate
 
+from signlang.core.errors import ConfigError, DataError
 from signlang.data.npz import SPLIT_RECORD, NpzData
-from signlang.errors import ConfigError, DataError
 from signlang.evaluation.evaluate import load_run
 
 
@@ -97,8 +97,7 @@ def test_resume_and_evaluate_see_the_split_training_used(one_folder, tmp_path):
         "model.dim_feedforward=64",
         "model.num_layers=1",
         "scheduler=none",
-        "trainer.progress=false",
-        "trainer.min_steps=null",
+        "callbacks.console.progress=false",
     ]
     run = tmp_path / "run"
     result = run_app(*common, "trainer.max_epochs=1", f"hydra.run.dir={run}")

@@ -8,7 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from signlang.evaluation.baseline import add_arguments, class_distances, nearest_neighbour, run_baseline, scores
+from signlang.commands.baseline import add_arguments
+from signlang.commands.baseline import run as run_baseline
+from signlang.evaluation.baseline import class_distances, nearest_neighbour, scores
 
 
 def test_each_query_takes_the_class_of_its_nearest_training_vector():
@@ -35,7 +37,8 @@ def test_training_clips_are_their_own_nearest_neighbours():
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
-    from signlang.config import CONF_DIR, register_resolvers
+    from signlang.core.paths import CONF_DIR
+    from signlang.runs.folder import register_resolvers
 
     register_resolvers()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from conftest import SHARED, run_app, run_command
 
+from signlang.data.validate import validate
 from signlang.extract.holistic import fill_gaps
+from signlang.extract.labels import LabelMap
 from signlang.extract.occlusion import hand_over_face
-from signlang.extract.pipeline import LabelMap, Options, extract
-from signlang.validate import validate
+from signlang.extract.pipeline import Options, extract
 
 pytest.importorskip("mediapipe")
 
@@ -112,7 +113,7 @@ def extracted_runs(extracted, tmp_path_factory):
 
 
 def test_extracted_clips_train_and_the_run_records_how_they_were_extracted(extracted_runs):
-    from signlang.training.checkpoint import load_checkpoint
+    from signlang.runs.checkpoints import load_checkpoint
 
     state = load_checkpoint(extracted_runs["features"] / "checkpoints" / "InceptionV3GRU_best.pt")
     assert state["extraction"]["target_fps"] == 15.0 and state["extraction"]["iv3_weights"] == "random"

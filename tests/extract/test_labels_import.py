@@ -9,8 +9,8 @@ import shutil
 import pytest
 from conftest import SHARED, run_command
 
-from signlang.errors import ConfigError
-from signlang.extract.pipeline import LabelMap
+from signlang.core.errors import ConfigError
+from signlang.extract.labels import LabelMap
 
 pytest.importorskip("mediapipe")
 

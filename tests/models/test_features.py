@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from signlang.data.layout import LEFT_HAND, RIGHT_HAND
+from signlang.core.layout import LEFT_HAND, RIGHT_HAND
 from signlang.models.features import HAND_LOCAL_DIM, KeypointFeatures
 
 

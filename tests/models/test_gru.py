@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import build_model
 from test_transformer import batch, losses_on_a_fixed_batch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from signlang.errors import ConfigError
-from signlang.models import SignGRU
+from signlang.core.errors import ConfigError
 from signlang.models.gru import build_grus, last_states
 
-SMALL = dict(input_dim=156, num_gloss=5, num_cat=2, hidden_sizes=[24, 16])
+SMALL = dict(input_dim=156, num_gloss=5, num_cat=2, hidden_sizes=[24, 16], hands=False, motion=False)
 
 
 def packed_last(grus, h, lengths):
@@ -34,13 +34,13 @@ def test_unidirectional_fast_path_equals_packed_sequences():
 @pytest.mark.parametrize("options", [{}, {"hands": True, "motion": True}, {"bidirectional": True}])
 def test_sign_gru_loss_drops_on_a_fixed_batch(options):
     torch.manual_seed(0)
-    losses = losses_on_a_fixed_batch(SignGRU(**SMALL, **options), width=156, lr=1e-2)
+    losses = losses_on_a_fixed_batch(build_model("gru", **{**SMALL, **options}), width=156, lr=1e-2)
     assert losses[-1] < 0.3 * losses[0]
 
 
 def test_padding_does_not_change_a_clips_output():
     torch.manual_seed(0)
-    model = SignGRU(**SMALL, hands=True, motion=True).eval()
+    model = build_model("gru", **{**SMALL, "hands": True, "motion": True}).eval()
     x, pad = batch()
     with torch.no_grad():
         together = model(x, pad)[0]
@@ -50,9 +50,9 @@ def test_padding_does_not_change_a_clips_output():
 
 def test_bad_sizes_are_a_config_error():
     with pytest.raises(ConfigError, match="hidden_sizes"):
-        SignGRU(**{**SMALL, "hidden_sizes": []})
+        build_model("gru", **{**SMALL, "hidden_sizes": []})
     with pytest.raises(ConfigError, match="use data=keypoints"):
-        SignGRU(**{**SMALL, "input_dim": 40}, hands=True)
+        build_model("gru", **{**SMALL, "input_dim": 40, "hands": True})
 
 
 def test_hand_written_layer_runs_on_cpu_up_to_its_size_limit(monkeypatch):

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import build_model
 from test_transformer import batch, losses_on_a_fixed_batch
 from torchvision.models import inception_v3
 
-from signlang.errors import ConfigError
-from signlang.models import InceptionV3GRU
-from signlang.models.iv3_gru import imagenet_weights_file, inception_backbone
+from signlang.core.errors import ConfigError
+from signlang.models.inception import imagenet_weights_file, inception_backbone
 
 SMALL = dict(input_dim=2048, num_gloss=5, num_cat=2, hidden_sizes=[32, 16])
 
 
 def test_loss_drops_on_a_fixed_batch():
     torch.manual_seed(0)
-    model = InceptionV3GRU(**SMALL, dropout=0.0, input_dropout=0.0)
+    model = build_model("iv3_gru", **SMALL, dropout=0.0, input_dropout=0.0)
     losses = losses_on_a_fixed_batch(model, width=2048, lr=1e-2)
     assert losses[-1] < 0.2 * losses[0]
 
@@ -24,7 +24,7 @@ def test_loss_drops_on_a_fixed_batch():
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_padding_content_does_not_change_outputs(bidirectional):
     torch.manual_seed(0)
-    model = InceptionV3GRU(**SMALL, bidirectional=bidirectional).eval()
+    model = build_model("iv3_gru", **SMALL, bidirectional=bidirectional).eval()
     x, pad = batch(width=2048)
     noisy = x.clone()
     noisy[pad] = torch.randn_like(noisy[pad]) * 100
@@ -37,13 +37,13 @@ def test_padding_content_does_not_change_outputs(bidirectional):
 
 
 def test_backbone_is_not_built_unless_asked():
-    assert InceptionV3GRU(**SMALL).backbone is None
+    assert build_model("iv3_gru", **SMALL).backbone is None
 
 
 def test_backbone_reads_frames_with_local_weights(tmp_path):
     weights = tmp_path / "iv3.pt"
     torch.save(inception_v3(weights=None, aux_logits=False, init_weights=False).state_dict(), weights)
-    model = InceptionV3GRU(**SMALL, backbone="inception_v3", pretrained=str(weights)).eval()
+    model = build_model("iv3_gru", **SMALL, backbone="inception_v3", pretrained=str(weights)).eval()
     assert model.input_kind == "frames"
     assert not any(p.requires_grad for p in model.backbone.parameters())  # frozen by default
     frames = torch.rand(1, 2, 3, 299, 299)
@@ -65,7 +65,7 @@ def test_imagenet_weights_come_from_torchs_cache_the_torchvision_way(tmp_path, m
     torch.save(saved.state_dict(), cached)
     net = inception_backbone(True)
     assert net.transform_input and torch.equal(net.Conv2d_1a_3x3.conv.weight, saved.Conv2d_1a_3x3.conv.weight)
-    model = InceptionV3GRU(**SMALL, backbone="inception_v3", pretrained=True)
+    model = build_model("iv3_gru", **SMALL, backbone="inception_v3", pretrained=True)
     assert torch.equal(model.backbone.Mixed_7c.branch1x1.conv.weight, saved.Mixed_7c.branch1x1.conv.weight)
 
 
@@ -79,7 +79,7 @@ def test_imagenet_weights_offline_and_not_cached_say_where_to_put_them(tmp_path,
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(ConfigError) as refused:
-        InceptionV3GRU(**SMALL, backbone="inception_v3", pretrained=True)
+        build_model("iv3_gru", **SMALL, backbone="inception_v3", pretrained=True)
     message = str(refused.value)
     assert (
         str(imagenet_weights_file()) in message
@@ -90,14 +90,14 @@ def test_imagenet_weights_offline_and_not_cached_say_where_to_put_them(tmp_path,
 
 def test_missing_backbone_weights_are_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="weights not found"):
-        InceptionV3GRU(**SMALL, backbone="inception_v3", pretrained=str(tmp_path / "none.pt"))
+        build_model("iv3_gru", **SMALL, backbone="inception_v3", pretrained=str(tmp_path / "none.pt"))
     with pytest.raises(ConfigError, match="hidden_sizes"):
-        InceptionV3GRU(**{**SMALL, "hidden_sizes": []})
+        build_model("iv3_gru", **{**SMALL, "hidden_sizes": []})
 
 
 def test_float16_input_gives_float32_outputs_close_to_float32_input():
     torch.manual_seed(0)
-    model = InceptionV3GRU(**SMALL).eval()
+    model = build_model("iv3_gru", **SMALL).eval()
     x, pad = batch(width=2048)
     with torch.no_grad():
         full, half = model(x, pad), model(x.half(), pad)

@@ -7,11 +7,13 @@ import logging
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import build_model
 
-from signlang.errors import ConfigError
-from signlang.models import SignTransformer
+from signlang.core.errors import ConfigError
 
-SMALL = dict(input_dim=156, num_gloss=5, num_cat=2, d_model=32, num_layers=2, num_heads=4, dim_feedforward=64)
+SMALL = dict(  # plain 78-point input: no hand views
+    input_dim=156, num_gloss=5, num_cat=2, d_model=32, num_layers=2, num_heads=4, dim_feedforward=64, hands=False
+)
 
 
 def batch(lengths=(7, 3, 5), width=156, seed=0):
@@ -40,14 +42,14 @@ def losses_on_a_fixed_batch(model, width: int, lr: float, steps: int = 30) -> li
 
 def test_loss_drops_on_a_fixed_batch():
     torch.manual_seed(0)
-    losses = losses_on_a_fixed_batch(SignTransformer(**SMALL), width=156, lr=3e-3)
+    losses = losses_on_a_fixed_batch(build_model("transformer", **SMALL), width=156, lr=3e-3)
     assert losses[-1] < 0.2 * losses[0]
 
 
 @pytest.mark.parametrize("pooling", ["mean", "max", "cls"])
 def test_padding_content_does_not_change_outputs(pooling):
     torch.manual_seed(0)
-    model = SignTransformer(**SMALL, pooling=pooling).eval()
+    model = build_model("transformer", **SMALL, pooling=pooling).eval()
     x, pad = batch()
     noisy = x.clone()
     noisy[pad] = torch.randn_like(noisy[pad]) * 100
@@ -60,7 +62,7 @@ def test_padding_content_does_not_change_outputs(pooling):
 
 
 def test_clips_longer_than_the_position_table_work(caplog):
-    model = SignTransformer(**SMALL, max_len=8).eval()
+    model = build_model("transformer", **SMALL, max_len=8).eval()
     x, pad = batch(lengths=(20, 4))
     with caplog.at_level(logging.WARNING):
         g, c = model(x, pad)
@@ -69,7 +71,7 @@ def test_clips_longer_than_the_position_table_work(caplog):
 
 
 def test_input_norm_uses_training_statistics_and_keeps_missing_points_at_zero():
-    model = SignTransformer(**SMALL)
+    model = build_model("transformer", **SMALL)
     frames = torch.rand(100, 156).numpy() * 0.1 + 0.5
     frames[:10, :4] = 0.0  # two undetected points in 10 frames
     model.input_norm.fit(frames)
@@ -82,15 +84,15 @@ def test_input_norm_uses_training_statistics_and_keeps_missing_points_at_zero():
 
 def test_bad_settings_are_config_errors():
     with pytest.raises(ConfigError, match="pooling"):
-        SignTransformer(**{**SMALL, "d_model": 32}, pooling="sum")
+        build_model("transformer", **{**SMALL, "d_model": 32}, pooling="sum")
     with pytest.raises(ConfigError, match="num_heads"):
-        SignTransformer(**{**SMALL, "num_heads": 5})
+        build_model("transformer", **{**SMALL, "num_heads": 5})
 
 
 @pytest.mark.parametrize("motion,mask_input", [(True, False), (False, True), (True, True)])
 def test_motion_and_mask_inputs_keep_padding_out(motion, mask_input):
     torch.manual_seed(0)
-    model = SignTransformer(**SMALL, motion=motion, mask_input=mask_input).eval()
+    model = build_model("transformer", **{**SMALL, "motion": motion, "mask_input": mask_input}).eval()
     x, pad = batch()
     noisy = x.clone()
     noisy[pad] = torch.randn_like(noisy[pad])

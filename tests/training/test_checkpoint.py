@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from signlang.errors import DataError
-from signlang.training.checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from signlang.core.errors import DataError
+from signlang.core.files import atomic_write
+from signlang.runs.checkpoints import load_checkpoint, save_checkpoint
 
 
 def test_round_trip(tmp_path):

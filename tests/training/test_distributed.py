@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import run_app, run_cli
 
-from signlang.training.checkpoint import load_checkpoint
+from signlang.runs.checkpoints import load_checkpoint
 
 # One batch per epoch (24 clips, batch 32) and no dropout: both ranks then see the same clips and
 # DDP's averaged gradient equals the single process's, so every number must agree.
@@ -27,7 +27,7 @@ TINY = [
     "model.dim_feedforward=64",
     "model.num_layers=1",
     "model.dropout=0.0",
-    "trainer.progress=false",
+    "callbacks.console.progress=false",
     "scheduler=none",
 ]
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO, run_app
 from omegaconf import OmegaConf
 
-from signlang.training.checkpoint import load_checkpoint, save_checkpoint
+from signlang.runs.checkpoints import load_checkpoint, save_checkpoint
 
 TINY = [
     "data.num_gloss=4",
@@ -31,7 +31,7 @@ TINY = [
     "model.dim_feedforward=64",
     "model.num_layers=1",
     "scheduler=none",
-    "trainer.progress=false",
+    "callbacks.console.progress=false",
 ]
 
 
@@ -86,7 +86,11 @@ def test_a_resumed_session_records_the_config_it_ran_with(tmp_path):
 
 
 def test_a_run_measured_in_steps_ends_mid_epoch_and_resumes_exactly(tmp_path):
-    steps = ["data.batch_size=8", "trainer.ema=0.9"]  # 24 training clips: 3 steps an epoch
+    steps = [
+        "data.batch_size=8",
+        "callbacks=[default,ema]",
+        "callbacks.ema.decay=0.9",
+    ]  # 24 training clips: 3 steps an epoch
     train(tmp_path / "whole", *steps, "trainer.max_steps=8")
     assert [int(r["step"]) for r in metrics(tmp_path / "whole")] == [3, 6, 8]
     train(tmp_path / "part", *steps, "trainer.max_steps=6")
@@ -110,7 +114,7 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path):
     assert list(tmp_path.iterdir()) == []  # nothing was created
 
     train(tmp_path / "run", "trainer.max_epochs=1")
-    for switch in ("model=iv3_gru", "transform=none", "recipe@trainer=none", "experiment=smoke"):  # every group alike
+    for switch in ("model=iv3_gru", "transform=none", "recipe=none", "experiment=smoke"):  # every group alike
         result = run_app(f"trainer.resume={tmp_path / 'run'}", switch)
         out = result.stdout + result.stderr
         assert result.returncode == 2 and f"cannot switch {switch} when resuming" in out and "Traceback" not in out
@@ -176,7 +180,7 @@ def test_sigkill_in_the_middle_of_a_save_leaves_the_previous_checkpoint(tmp_path
     save_checkpoint(path, {"epoch": 1})
     writing = tmp_path / "writing"
     code = (
-        "import time\nfrom pathlib import Path\nfrom signlang.files import atomic_write\n"
+        "import time\nfrom pathlib import Path\nfrom signlang.core.files import atomic_write\n"
         "def write(f):\n    f.write(b'half a checkpoint'); f.flush(); Path(%r).touch(); time.sleep(60)\n"
         "atomic_write(Path(%r), write)\n" % (str(writing), str(path))
     )

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from signlang.errors import ConfigError
+from signlang.core.errors import ConfigError
 from signlang.training.schedulers import constant, cosine, per_epoch, plateau
 
 

@@ -9,21 +9,28 @@ import logging
 
 import pytest
 import torch
-from conftest import tiny_synthetic
+from conftest import build_model, tiny_synthetic
 from torch import nn
 
-from signlang.errors import ConfigError
-from signlang.models import InceptionV3GRU, SignTransformer
-from signlang.training.checkpoint import load_checkpoint
-from signlang.training.run_folder import RunFolder
+from signlang.core.errors import ConfigError
+from signlang.runs.checkpoints import load_checkpoint
+from signlang.runs.folder import RunFolder
+from signlang.runs.record import METRIC_COLUMNS
+from signlang.training.callbacks import Checkpoint, Console, FiniteLoss, TrainingDiverged
+from signlang.training.optim import param_groups
 from signlang.training.schedulers import cosine
-from signlang.training.trainer import METRIC_COLUMNS, Trainer, TrainingDiverged, param_groups
+from signlang.training.trainer import Trainer
+
+
+def default_callbacks(**checkpoint):
+    """What conf/callbacks/default.yaml builds (without the progress bar)."""
+    return [Checkpoint(**checkpoint), FiniteLoss(), Console(progress=False)]
 
 
 def fit(tmp_path, model, kind="keypoints", epochs=3):
     torch.manual_seed(0)
     data = tiny_synthetic(kind)
-    trainer = Trainer(max_epochs=epochs, device="cpu", progress=False)
+    trainer = Trainer(max_epochs=epochs, device="cpu", callbacks=default_callbacks())
     run = RunFolder(tmp_path / "run")
     summary = trainer.fit(
         model,
@@ -39,8 +46,8 @@ def fit(tmp_path, model, kind="keypoints", epochs=3):
 @pytest.mark.parametrize(
     "make,kind",
     [
-        (lambda: SignTransformer(156, 6, 2, d_model=32, num_layers=1, num_heads=4, dim_feedforward=64), "keypoints"),
-        (lambda: InceptionV3GRU(2048, 6, 2, hidden_sizes=[16]), "features"),
+        (lambda: build_model("transformer", d_model=32, num_layers=1, num_heads=4, dim_feedforward=64), "keypoints"),
+        (lambda: build_model("iv3_gru", hidden_sizes=[16]), "features"),
     ],
 )
 def test_fit_writes_metrics_checkpoints_and_summary(tmp_path, make, kind):
@@ -58,11 +65,11 @@ def test_fit_writes_metrics_checkpoints_and_summary(tmp_path, make, kind):
     assert on_disk == summary and summary["status"] == "running" and summary["epochs_completed"] == 3
     best_epoch = max(rows, key=lambda r: (float(r["val_gloss_acc"]), -float(r["val_loss"])))["epoch"]
     assert summary["best_epoch"] == int(best_epoch)
-    assert summary["wall_time_s"] > 0
+    assert summary["wall_time_s"] >= sum(float(r["epoch_time_s"]) for r in rows)  # the epochs, and what came before
 
     for which in ("best", "last"):
         state = load_checkpoint(run.checkpoint_path(name, which))
-        assert {"model", "optimizer", "scheduler", "epoch", "best_metric", "config", "gloss_names", "cat_names"} <= set(
+        assert {"model", "optimizer", "scheduler", "epoch", "callbacks", "config", "gloss_names", "cat_names"} <= set(
             state
         )
         assert state["gloss_names"][0] == "gloss_00" and state["model_name"] == name
@@ -72,7 +79,7 @@ def test_fit_writes_metrics_checkpoints_and_summary(tmp_path, make, kind):
 
 
 def test_training_improves_on_synthetic_data(tmp_path):
-    model = SignTransformer(156, 6, 2, d_model=64, num_layers=2, num_heads=4, dim_feedforward=128)
+    model = build_model("transformer", d_model=64, num_layers=2, num_heads=4, dim_feedforward=128)
     run, summary = fit(tmp_path, model, epochs=8)
     rows = list(csv.DictReader(open(run.metrics_path)))
     assert float(rows[-1]["train_loss"]) < 0.7 * float(rows[0]["train_loss"])
@@ -80,7 +87,7 @@ def test_training_improves_on_synthetic_data(tmp_path):
 
 
 def test_no_decay_on_biases_and_norms():
-    model = SignTransformer(156, 6, 2, d_model=32, num_layers=1, num_heads=4, dim_feedforward=64, pooling="cls")
+    model = build_model("transformer", d_model=32, num_layers=1, num_heads=4, dim_feedforward=64, pooling="cls")
     decay, no_decay = param_groups(model)
     assert all(p.ndim >= 2 for p in decay["params"]) and no_decay["weight_decay"] == 0.0
     assert any(p is model.cls_token for p in no_decay["params"])
@@ -89,8 +96,12 @@ def test_no_decay_on_biases_and_norms():
 def test_bad_trainer_settings():
     with pytest.raises(ConfigError, match="max_epochs"):
         Trainer(max_epochs=0)
+    with pytest.raises(ConfigError, match="default_min_steps"):
+        Trainer(default_min_steps=2.5)
     with pytest.raises(ConfigError, match="is not a device"):
         Trainer(device="gpu0")
+    with pytest.raises(ConfigError, match="trainer.compile"):
+        Trainer(compile="fast")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present")
@@ -100,12 +111,17 @@ def test_asking_for_cuda_without_it_is_a_config_error():
 
 
 def small_transformer():
-    return SignTransformer(156, 6, 2, d_model=32, num_layers=1, num_heads=4, dim_feedforward=64)
+    return build_model("transformer", d_model=32, num_layers=1, num_heads=4, dim_feedforward=64)
 
 
-def fit_with(tmp_path, model=None, epochs=3, lr=3e-3, data=None, **trainer_options):
+def fit_with(tmp_path, model=None, epochs=3, lr=3e-3, data=None, callbacks=None, **trainer_options):
     torch.manual_seed(0)
-    trainer = Trainer(max_epochs=epochs, device="cpu", progress=False, **trainer_options)
+    trainer = Trainer(
+        max_epochs=epochs,
+        device="cpu",
+        callbacks=default_callbacks() if callbacks is None else callbacks,
+        **trainer_options,
+    )
     run = RunFolder(tmp_path / "run")
     summary = trainer.fit(
         model or small_transformer(),
@@ -117,18 +133,41 @@ def fit_with(tmp_path, model=None, epochs=3, lr=3e-3, data=None, **trainer_optio
     return run, summary
 
 
-def test_early_stop_ends_the_run_and_says_so(tmp_path):
-    run, summary = fit_with(tmp_path, epochs=30, lr=0.0, early_stop=2)  # lr 0: nothing ever improves
-    assert summary["epochs_completed"] == 3 and summary["early_stopped"] == {"epoch": 3, "patience": 2}
-    assert summary["best_epoch"] == 1
-    assert len(list(csv.DictReader(open(run.metrics_path)))) == 3
+def test_grad_clip_caps_the_gradient_norm_the_optimizer_steps_with():
+    data = tiny_synthetic()
+    batch = data.split("train").batch(list(range(8)))
+
+    def grad_norm(**options) -> float:
+        torch.manual_seed(0)
+        model, trainer = small_transformer(), Trainer(device="cpu", **options)
+        model.input_norm = None  # unfitted statistics are fine here: only the gradient's size matters
+        trainer.train_step(model, batch, torch.optim.SGD(model.parameters(), lr=0.0), trainer.grad_scaler())
+        return float(
+            torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters() if p.grad is not None]))
+        )
+
+    assert grad_norm() > 0.1  # unclipped, the gradient of a fresh model is far above the cap below
+    assert grad_norm(grad_clip=1e-3) == pytest.approx(1e-3, rel=1e-3)
 
 
-def test_grad_clip_and_label_smoothing_change_training(tmp_path):
-    _, plain = fit_with(tmp_path / "a", epochs=1)
-    _, clipped = fit_with(tmp_path / "b", epochs=1, grad_clip=1e-3)
-    _, smoothed = fit_with(tmp_path / "c", epochs=1, label_smoothing=0.2)
-    assert clipped["best"] != plain["best"] and smoothed["best"] != plain["best"]
+def test_label_smoothing_is_in_both_heads_of_the_loss():
+    data = tiny_synthetic()
+    batch = data.split("train").batch(list(range(8)))
+    gloss = torch.nn.functional.one_hot(batch.gloss, 6).float() * 20  # confident and right
+    cat = torch.nn.functional.one_hot(batch.cat, 2).float() * 20
+    plain, smoothed = (
+        Trainer(device="cpu").loss((gloss, cat), batch),
+        Trainer(device="cpu", label_smoothing=0.2).loss((gloss, cat), batch),
+    )
+
+    def by_hand(logits, y, eps):  # (1 - eps) * CE(true class) + eps * mean over classes of CE(class)
+        logp = logits.log_softmax(-1)
+        return ((1 - eps) * -logp.gather(1, y[:, None]).squeeze(1) + eps * -logp.mean(-1)).mean()
+
+    assert float(plain) < 1e-6
+    assert float(smoothed) == pytest.approx(
+        float(0.5 * by_hand(gloss, batch.gloss, 0.2) + 0.5 * by_hand(cat, batch.cat, 0.2)), rel=1e-5
+    )
 
 
 def test_amp_on_cpu_is_turned_off_with_one_warning(tmp_path, caplog):
@@ -189,13 +228,24 @@ def test_max_steps_ends_at_that_step_mid_epoch(tmp_path):
     assert load_checkpoint(run.checkpoint_path("SignTransformer", "last"))["scheduler"]["last_epoch"] == 7
 
 
-def test_min_steps_lengthens_short_runs_and_the_schedule_with_them(tmp_path):
-    run, summary = fit_with(tmp_path, epochs=2, min_steps=10)  # 2 epochs are 6 steps: 4 epochs, the last one 1 step
-    assert steps_of(run) == [3, 6, 9, 10]
+def test_the_default_length_has_a_step_floor_that_lengthens_short_runs_and_the_schedule(tmp_path):
+    run, _ = fit_with(tmp_path, epochs=None, default_epochs=2, default_min_steps=10)  # 2 epochs are 6 steps
+    assert steps_of(run) == [3, 6, 9, 10]  # 4 epochs, the last one 1 step
     lrs = [float(r["lr"]) for r in csv.DictReader(open(run.metrics_path))]
     assert lrs == sorted(lrs, reverse=True) and lrs[-1] > 0.01 * 3e-3  # one cosine over all 10 steps
-    run, summary = fit_with(tmp_path / "long", epochs=4, min_steps=5)  # already long enough: unchanged
+    run, _ = fit_with(tmp_path / "long", epochs=None, default_epochs=4, default_min_steps=5)  # already long enough
     assert steps_of(run) == [3, 6, 9, 12]
+
+
+def test_a_length_the_user_sets_wins_over_the_default_length():
+    trainer = Trainer(max_epochs=4, default_epochs=30, default_min_steps=6000)  # the keypoint recipe's floor
+    assert trainer.total_steps(10) == 40 and trainer.length_reason(10) == "trainer.max_epochs=4"
+    trainer = Trainer(max_epochs=4, max_steps=7, default_min_steps=6000)
+    assert trainer.total_steps(10) == 7 and trainer.length_reason(10) == "trainer.max_steps=7"
+    trainer = Trainer(default_epochs=30, default_min_steps=6000)  # nothing set: the recipe decides
+    assert trainer.total_steps(10) == 6000
+    assert trainer.length_reason(10) == "trainer.default_min_steps=6000: trainer.default_epochs=30 would be 300"
+    assert Trainer(default_epochs=30, default_min_steps=100).total_steps(10) == 300
 
 
 def test_length_is_logged_with_its_expected_time_before_training(tmp_path, caplog):
@@ -207,28 +257,3 @@ def test_length_is_logged_with_its_expected_time_before_training(tmp_path, caplo
     )
     assert "expected time about" in lines[length]
     assert length < next(i for i, m in enumerate(lines) if m.startswith("epoch 1/2"))
-
-
-def test_ema_validates_and_saves_the_averaged_weights_and_keeps_the_raw_ones(tmp_path):
-    model = small_transformer()
-    run, _ = fit_with(tmp_path, model=model, epochs=2, ema=0.9)
-    state = load_checkpoint(run.checkpoint_path("SignTransformer", "last"))
-    raw, averaged = state["train_model"], state["model"]
-    assert state["ema_updates"] == 6
-    assert all(torch.equal(raw[k], v) for k, v in model.state_dict().items())  # the trained weights
-    weights = [k for k, v in raw.items() if v.is_floating_point() and "input_norm" not in k]
-    assert all(not torch.equal(raw[k], averaged[k]) for k in weights)
-    assert all(torch.equal(raw[k], averaged[k]) for k in raw if "input_norm" in k)  # statistics are not averaged away
-    with pytest.raises(ConfigError, match="trainer.ema"):
-        fit_with(tmp_path / "bad", epochs=1, ema=1.5)
-
-
-@pytest.mark.parametrize("monitor", ["val_loss", "last"])
-def test_monitor_picks_the_best_epoch(tmp_path, monitor):
-    run, summary = fit_with(tmp_path, epochs=4, monitor=monitor)
-    rows = list(csv.DictReader(open(run.metrics_path)))
-    expected = 4 if monitor == "last" else int(min(rows, key=lambda r: float(r["val_loss"]))["epoch"])
-    assert summary["best_epoch"] == expected
-    assert load_checkpoint(run.checkpoint_path("SignTransformer", "best"))["epoch"] == expected
-    with pytest.raises(ConfigError, match="trainer.monitor"):
-        Trainer(monitor="val_acc")

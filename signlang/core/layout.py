@@ -1,0 +1,38 @@
+"""The 78-point keypoint layout every keypoint file and model in signlang shares.
+
+A frame is 78 points x (x, y), flattened point-major: ``X[t, 2*p]`` is the x of point ``p`` and
+``X[t, 2*p + 1]`` its y, in image coordinates in [0, 1] (y grows downwards).
+"""
+
+from __future__ import annotations
+
+POSE = range(0, 25)  # MediaPipe Pose landmarks 0-24 (upper body; legs dropped)
+LEFT_HAND = range(25, 46)  # MediaPipe Hands, 21 points, wrist first
+RIGHT_HAND = range(46, 67)
+FACE = range(67, 78)  # FaceMesh landmarks listed in FACE_MESH_INDICES, in that order
+
+FACE_MESH_INDICES = (1, 33, 263, 133, 362, 61, 291, 105, 334, 199, 4)
+NUM_POINTS = 78
+KEYPOINT_DIM = 2 * NUM_POINTS  # 156
+FEATURE_DIM = 2048  # InceptionV3 pooled features per frame
+ORDER = "pose25,left_hand21,right_hand21,face11"
+
+# Pose landmarks used to anchor a signer's body.
+NOSE, LEFT_SHOULDER, RIGHT_SHOULDER = 0, 11, 12
+LEFT_WRIST, RIGHT_WRIST = 15, 16
+
+FRAME_SIZE = 299  # a video frame as data=frames stores it (and InceptionV3 reads it): 299 x 299 RGB, uint8
+FRAME_DIM = FRAME_SIZE * FRAME_SIZE * 3
+# Width of the model input for each kind of data.
+INPUT_DIMS = {"keypoints": KEYPOINT_DIM, "features": FEATURE_DIM, "frames": FRAME_DIM}
+# The .npz array each kind is read from, and the one read instead when it is missing (an X that is
+# 2048 wide holds features, as some extraction pipelines write them).
+ARRAY_KEYS = {"keypoints": ("X", None), "features": ("X2048", "X")}
+
+# What each kind of input is, and the data option that provides it (for messages that name the fix).
+KIND_DESCRIPTIONS = {
+    "keypoints": "keypoints [T,156] (78 points x (x, y))",
+    "features": "per-frame InceptionV3 features [T,2048]",
+    "frames": "video frames [T,3,299,299]",
+}
+DATA_FOR_KIND = {"keypoints": "data=keypoints", "features": "data=features", "frames": "data=frames"}

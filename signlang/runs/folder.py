@@ -1,0 +1,229 @@
+"""The run folder: metrics.csv, summary.json and checkpoints of one training run.
+
+Hydra creates the folder (and its ``.hydra/``), named by ``conf/config.yaml`` with the one
+resolver registered here; :class:`RunFolder` owns everything signlang writes into it. Files are
+appended or replaced atomically, never truncated, so a run's record survives crashes, and a
+resumed run continues the same files (``signlang.training.resume``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
+
+from signlang.core.errors import user_message
+from signlang.core.files import atomic_write
+from signlang.runs.checkpoints import save_checkpoint
+from signlang.runs.provenance import provenance
+from signlang.runs.record import (
+    CHECKPOINT_DIR,
+    ENV_FILE,
+    METRIC_COLUMNS,
+    METRICS_FILE,
+    STATUSES,
+    SUMMARY_FILE,
+    checkpoint_name,
+)
+
+log = logging.getLogger(__name__)
+
+
+def register_resolvers() -> None:
+    """Register ``${signlang.uid:}`` (idempotent): a short random id, drawn once per composed config
+    (and shared by every job of a sweep), so two runs started in the same second never share a
+    folder. It is the one thing the YAML cannot say."""
+    OmegaConf.register_new_resolver("signlang.uid", lambda: secrets.token_hex(2), use_cache=True, replace=True)
+
+
+class RunFolder:
+    """Paths and writers for one run folder."""
+
+    def __init__(self, path: str | Path, writer: bool = True) -> None:
+        self.path = Path(path)
+        self.writer = writer  # False on ranks other than 0: they read the folder, never write it
+        if writer:
+            self.path.mkdir(parents=True, exist_ok=True)
+        self._started = time.time()
+        self._wall_before = 0.0  # time spent by earlier sessions of a resumed run
+        self.previous_status: str | None = None  # how the last session ended, when resuming
+        self.session_started = True  # False while a resume is being checked: a refusal leaves the record alone
+        self._overrides: list[str] = []
+        self.loggers: list = []  # experiment trackers mirroring this record (signlang.training.loggers)
+
+    @classmethod
+    def from_hydra(cls, resuming: bool = False, dist=None) -> RunFolder:
+        """The folder Hydra made for this job (``hydra.runtime.output_dir``).
+
+        A fresh run records its provenance at once. A resumed run leaves the folder untouched until
+        the trainer has checked the checkpoint (:meth:`start_resumed_session`), so a refused resume
+        never changes the run's record.
+        """
+        hydra = HydraConfig.get()
+        if dist is not None and dist.enabled:  # one folder for all ranks: rank 0's
+            path = dist.broadcast(hydra.runtime.output_dir if dist.is_main else None)
+            if not dist.is_main:
+                run = cls(path, writer=False)
+                run.previous_status = run.read_summary().get("status") if resuming else None
+                return run
+        run = cls(hydra.runtime.output_dir)
+        run._overrides = list(hydra.overrides.task)
+        if resuming:
+            run.previous_status = run.read_summary().get("status")
+            run.session_started = False
+        else:
+            choices = {k: v for k, v in hydra.runtime.choices.items() if not k.startswith("hydra")}
+            run.update_summary(
+                status="running", choices=choices, overrides=run._overrides, started_at=_now(), **_process()
+            )
+            atomic_write(run.path / ENV_FILE, _json_bytes(provenance()))
+        return run
+
+    def start_resumed_session(self) -> None:
+        """Record a resumed session: clean up after a killed save, note when and how it was resumed."""
+        if not self.writer:
+            self.session_started = True
+            return
+        for stale in (self.path / CHECKPOINT_DIR).glob(".*.tmp"):  # left by a process killed mid-save
+            stale.unlink()
+        previous = self.read_summary()
+        self._wall_before = float(previous.get("wall_time_s", 0.0))
+        sessions = previous.get("resumed", []) + [{"at": _now(), "overrides": self._overrides}]
+        self.update_summary(status="running", resumed=sessions, error=None, **_process())
+        atomic_write(self.path / f"env_resumed_{len(sessions)}.json", _json_bytes(provenance()))
+        self.session_started = True
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def summary_path(self) -> Path:
+        return self.path / SUMMARY_FILE
+
+    def checkpoint_path(self, model_name: str, which: str) -> Path:
+        """``checkpoints/<ModelName>_<which>.pt`` with which = best | last."""
+        return self.path / CHECKPOINT_DIR / checkpoint_name(model_name, which)
+
+    def save_checkpoints(self, model_name: str, state: dict[str, Any], best: bool) -> None:
+        """``<Model>_last.pt`` after every epoch, and ``<Model>_best.pt`` when the epoch is the best."""
+        if not self.writer:
+            return
+        if best:
+            save_checkpoint(self.checkpoint_path(model_name, "best"), state)
+        save_checkpoint(self.checkpoint_path(model_name, "last"), state)
+
+    def recorded_epochs(self) -> list[int]:
+        """Epochs that already have a row in metrics.csv."""
+        if not self.metrics_path.exists():
+            return []
+        with open(self.metrics_path, newline="") as f:
+            return [int(row["epoch"]) for row in csv.DictReader(f) if row.get("epoch", "").isdigit()]
+
+    def attach(self, loggers: list, config: dict[str, Any], tags: dict[str, str], resumed: bool = False) -> None:
+        """Start experiment trackers that mirror this run: each metrics.csv row goes to them as it is
+        written, and they finish with the run's final status (``set_status``)."""
+        if not self.writer:
+            return
+        for logger in loggers:
+            logger.start(self, config, tags, resumed)
+            self.loggers.append(logger)
+
+    def append_metrics(self, row: dict[str, Any]) -> None:
+        """Append one epoch's row to metrics.csv (header on first write), flush it to disk, and pass it
+        on to the attached trackers."""
+        if not self.writer:
+            return
+        new = not self.metrics_path.exists()
+        with open(self.metrics_path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(METRIC_COLUMNS))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+            f.flush()
+            os.fsync(f.fileno())
+        self._to_trackers("log_epoch", row)
+
+    def append_missing_metrics(self, history: list[dict[str, Any]]) -> None:
+        """Append rows a checkpoint holds but metrics.csv lacks (a crash between the two writes)."""
+        recorded = set(self.recorded_epochs())
+        for row in history:
+            if row["epoch"] not in recorded:
+                self.append_metrics(row)
+
+    def read_summary(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.summary_path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def update_summary(self, **fields: Any) -> dict[str, Any]:
+        """Merge ``fields`` into summary.json (atomically) and return the new summary."""
+        summary = self.read_summary()
+        summary.update(fields)
+        if not self.writer:
+            return summary
+        summary["wall_time_s"] = round(self._wall_before + time.time() - self._started, 3)
+        atomic_write(self.summary_path, _json_bytes(summary))
+        return summary
+
+    def set_status(self, status: str, **fields: Any) -> dict[str, Any]:
+        """Record the run's status; a final one (finished, failed, interrupted) also closes the trackers."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        summary = self.update_summary(status=status, **fields)
+        if status != "running":
+            self._to_trackers("finish", self, status)
+            self.loggers = []
+        return summary
+
+    def _to_trackers(self, method: str, *args: Any) -> None:
+        """Call every attached tracker; one that fails (a server gone away) is reported and dropped, and
+        never costs the run its own record."""
+        for logger in list(self.loggers):
+            try:
+                getattr(logger, method)(*args)
+            except Exception as e:
+                log.warning(
+                    "%s failed (%s: %s); the run goes on without it", type(logger).__name__, type(e).__name__, e
+                )
+                self.loggers.remove(logger)
+
+    @contextmanager
+    def recording(self) -> Iterator[RunFolder]:
+        """Mark the run ``failed`` or ``interrupted`` in summary.json if the block raises, then re-raise."""
+        try:
+            yield self
+        except KeyboardInterrupt:
+            if self.session_started:
+                self.set_status("interrupted")
+            raise
+        except Exception as exc:
+            if self.session_started:
+                self.set_status("failed", error=user_message(exc) or f"{type(exc).__name__}: {exc}")
+            raise
+
+
+def _json_bytes(obj: Any):
+    text = json.dumps(obj, indent=2) + "\n"
+    return lambda f: f.write(text.encode())
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _process() -> dict[str, Any]:
+    """Who is writing the run, so ``signlang runs`` can tell a live run from one whose process died."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
