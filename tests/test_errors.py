@@ -62,11 +62,11 @@ def test_unwritable_output_root(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     result = run_app("experiment=smoke", f"paths.output_root={blocker}/sub")
-    assert result.returncode != 0 and "set paths.output_root to a writable folder" in result.stderr
+    assert result.returncode == 1 and "set paths.output_root to a writable folder" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_debug_mode_shows_the_traceback(tmp_path, monkeypatch):
     monkeypatch.setenv("SIGNLANG_DEBUG", "1")
     result = run_app("data=keypoints", f"data.root={tmp_path}/none", f"paths.output_root={tmp_path}")
-    assert result.returncode != 0 and "Traceback" in result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" in result.stdout + result.stderr

@@ -74,22 +74,17 @@ def test_mlflow_local_store_records_the_run_and_a_resume_continues_it(tmp_path):
 def mlflow_server(tmp_path):
     """A real tracking server on 127.0.0.1, SQLite behind it, serving artifacts itself."""
     pytest.importorskip("mlflow")
-    command = lambda port: [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",  # noqa: E731
-        "--backend-store-uri",
-        f"sqlite:///{tmp_path}/server.db",
-        "--artifacts-destination",
-        str(tmp_path / "artifacts"),
-    ]
+
+    def command(port: int) -> list[str]:
+        server = ["mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+        store = [
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path}/server.db",
+            "--artifacts-destination",
+            str(tmp_path / "artifacts"),
+        ]
+        return [sys.executable, "-m", *server, *store]
+
     with local_server(command, "/health", tmp_path / "server.log") as uri:
         yield uri
 

@@ -37,7 +37,8 @@ def check_run_folder(folder: Path, model_name: str) -> dict:
         state = load_checkpoint(folder / "checkpoints" / f"{model_name}_{which}.pt")
         assert state["model_name"] == model_name and state["config"]["trainer"]["max_epochs"] == 1
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["status"] == "finished" and summary["best_epoch"] == 1 and summary["wall_time_s"] > 0
+    assert summary["status"] == "finished" and summary["best_epoch"] == 1
+    assert summary["wall_time_s"] >= float(rows[0]["epoch_time_s"])  # the epoch, and the set-up and report around it
     env = json.loads((folder / "env.json").read_text())
     assert env["packages"]["torch"] and env["python"] and "run.py" in " ".join(env["command"])
     assert env["git"] is None or len(env["git"]["commit"]) == 40
@@ -121,7 +122,7 @@ def test_config_typos_exit_non_zero_without_traceback(tmp_path):
     for typo in ("trainer.max_epoc=1", "model=transfomer"):
         result = run_app(typo, f"paths.output_root={tmp_path}")
         out = result.stdout + result.stderr
-        assert result.returncode != 0 and "Traceback" not in out
+        assert result.returncode == 1 and "Traceback" not in out
         assert typo.split("=")[0].split(".")[-1] in out or "transfomer" in out
 
 
@@ -133,7 +134,7 @@ def test_a_folder_that_holds_a_run_is_never_reused(tmp_path):
     before = (folder / "metrics.csv").read_bytes(), (folder / "summary.json").read_bytes()
     second = run_app("experiment=smoke", f"hydra.run.dir={folder}")
     out = second.stdout + second.stderr
-    assert second.returncode != 0 and "already holds a run" in out and "Traceback" not in out
+    assert second.returncode == 1 and "already holds a run" in out and "Traceback" not in out
     assert ((folder / "metrics.csv").read_bytes(), (folder / "summary.json").read_bytes()) == before
     assert "epoch 1/1" in (folder / "run.log").read_text()
     assert (folder / ".hydra" / "overrides.yaml").read_text() == "- marker\n"  # Hydra did not rewrite it
@@ -150,7 +151,7 @@ def test_a_failing_sweep_job_is_marked_and_the_others_still_run(tmp_path, npz_ro
         "trainer=smoke",
     )
     out = result.stdout + result.stderr
-    assert result.returncode != 0 and "data directory not found" in out and "Traceback" not in out
+    assert result.returncode == 1 and "data directory not found" in out and "Traceback" not in out
     (sweep,) = (tmp_path / "sweeps").iterdir()
     statuses = [json.loads((sweep / job / "summary.json").read_text())["status"] for job in ("0", "1")]
     assert statuses == ["failed", "finished"]

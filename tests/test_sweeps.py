@@ -7,7 +7,6 @@ import shutil
 
 import pytest
 from conftest import REPO, run_app, run_cli, run_command
-
 from omegaconf import OmegaConf
 
 from signlang.runs.sweep import sweep_jobs
@@ -104,7 +103,7 @@ def test_a_failing_job_is_marked_the_others_finish_and_resume_sweep_relaunches_i
     ]
     result = run_app(*args)
     out = result.stdout + result.stderr
-    assert result.returncode != 0 and "data directory not found" in out and "Traceback" not in out
+    assert result.returncode == 1 and "data directory not found" in out and "Traceback" not in out
     assert "1 of 2 job(s) did not finish" in out
     (sweep,) = (tmp_path / "sweeps").iterdir()
     assert statuses(sweep) == ["failed", "finished"]

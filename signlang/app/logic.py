@@ -33,7 +33,8 @@ VIDEO_TYPES = [suffix.lstrip(".") for suffix in VIDEO_SUFFIXES]  # what the uplo
 
 # ----------------------------------------------------------------------------------------- runs
 def run_table(root: Path, filters: str = "", sort: str = "started") -> pd.DataFrame:
-    """The ``signlang runs`` leaderboard: one row per run, ``key=value`` filters, sorted like the CLI."""
+    """The ``signlang runs`` leaderboard: one row per run, ``key=value`` filters, sorted like the CLI; the
+    numbers first, then what the runs differ in."""
     rows = select(collect(root), sort, filters.split() if filters else None) if Path(root).is_dir() else []
     records = []
     for r, overrides in zip(rows, differing(rows)):
@@ -51,7 +52,7 @@ def run_table(root: Path, filters: str = "", sort: str = "started") -> pd.DataFr
             }
         )
     return pd.DataFrame(
-        records, columns=["folder", "status", "model", "data", "overrides", "epochs", *METRICS, "wall (min)", "problem"]
+        records, columns=["folder", "status", "model", "data", "epochs", *METRICS, "wall (min)", "overrides", "problem"]
     )
 
 

@@ -11,9 +11,23 @@ from signlang.app import logic
 from signlang.core.errors import SignlangError
 from signlang.figures.skeleton import clip_frames, gif_bytes
 from signlang.runs.record import PANELS
-from signlang.runs.table import SORT_KEYS
+from signlang.runs.table import METRICS, SORT_KEYS
 
 CURVES = [c for panel in PANELS.values() for c in panel]  # what "Compare runs" can overlay
+
+
+def _run_columns() -> dict:
+    """How the Runs table shows each column: a grid with fixed widths (long overrides and problems are
+    cut to their column and shown whole on hover), numbers to three decimals."""
+    text, number = st.column_config.TextColumn, st.column_config.NumberColumn
+    columns = {
+        "folder": text("folder", width="medium", pinned=True),
+        "overrides": text("overrides", width="large", help="the overrides in which the listed runs differ"),
+        "epochs": number("epochs", format="%d", width="small"),
+        "wall (min)": number("wall (min)", format="%.1f", width="small"),
+        "problem": text("problem", width="medium"),
+    }
+    return {**columns, **{m: number(m.replace("_", " "), format="%.3f", width="small") for m in METRICS}}
 
 
 @st.cache_data(ttl=5, show_spinner=False)
@@ -41,6 +55,7 @@ def _play(path: Path, key: str) -> None:
 
 # ------------------------------------------------------------------------------------------ runs
 def runs(root: Path) -> None:
+    columns = _run_columns()
     st.header("Runs")
     if not root.is_dir():
         st.info(f"{root} holds no runs yet: train one with python run.py")
@@ -52,7 +67,7 @@ def runs(root: Path) -> None:
     if table.empty:
         st.info("no runs" + (" match the filter" if filters else ""))
         return
-    st.table(table.fillna(""))
+    st.dataframe(table, hide_index=True, column_config=columns)
     sweeps = logic.sweep_table(root)
     if not sweeps.empty:
         st.subheader("Sweeps: mean ± std over seeds")

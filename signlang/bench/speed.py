@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,12 +23,19 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+from torch.profiler import ProfilerActivity, profile
 
+from signlang.bench.memory import peak_rss_mb
 from signlang.core.paths import CONF_DIR
 from signlang.data.loader import BatchSampler, padding_fraction
+from signlang.data.synthetic import generate_split, make_glosses, write_npz_split
+from signlang.models.gru_layer import HAND_GRU_MAX_HIDDEN, gru_layer
 from signlang.runs.folder import RunFolder, register_resolvers
 
 TRAIN, VAL = 1704, 426
@@ -38,8 +44,6 @@ NUM_GLOSS, NUM_CAT = 105, 10
 
 def write_data(root: Path, workers: int = 4) -> Path:
     """FSL-105-sized synthetic clips in the seed layout (skipped when ``root`` already holds them)."""
-    from signlang.data.synthetic import generate_split, make_glosses, write_npz_split
-
     if (root / "val_labels.csv").exists() and len(list((root / "keypoints_val").glob("*.npz"))) == VAL:
         return root
     glosses = make_glosses(NUM_GLOSS, NUM_CAT, seed=0)
@@ -48,29 +52,14 @@ def write_data(root: Path, workers: int = 4) -> Path:
         clips = generate_split(glosses, -(-count // NUM_GLOSS), split=split, **options)[:count]
         chunks = [clips[i::workers] for i in range(workers)]
         with ThreadPoolExecutor(workers) as pool:  # zlib releases the GIL
-            list(pool.map(lambda part: write_npz_split(root, split, part, write_labels=False), chunks))
+            list(pool.map(lambda part, split=split: write_npz_split(root, split, part, write_labels=False), chunks))
         write_npz_split(root, split, clips, write_files=False)
     return root
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. ``VmHWM`` belongs to the process image: Linux carries
-    ``ru_maxrss`` over from the parent across fork + exec, so a child started by a parent that once
-    held the generated data would report the parent's peak instead of its own."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return (
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    )  # not Linux: ru_maxrss (kB on Linux, bytes on macOS)
-
-
 def idle_torch_rss_mb() -> float:
     out = subprocess.run(
-        [sys.executable, "-c", "import torch; from signlang.bench.speed import peak_rss_mb; print(peak_rss_mb())"],
+        [sys.executable, "-c", "import torch; from signlang.bench.memory import peak_rss_mb; print(peak_rss_mb())"],
         capture_output=True,
         text=True,
         check=True,
@@ -149,8 +138,6 @@ def measure(
     """One configuration, in this process: train one epoch and time it against pure compute (and, with
     ``profile``, the share of a few steps' wall time the GPU spends in kernels). Data, model, trainer
     and optimizer come from the config and ``Trainer.prepare``, as in a training run."""
-    import torch
-
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -235,9 +222,6 @@ def measure(
 def kernel_time_share(trainer, model, loader, optimizer, scaler, steps: int = 10) -> float:
     """Share of the wall time of ``steps`` training steps (loader included) that the GPU spends running
     kernels (``torch.profiler``): how far the step is from being bound by the hardware."""
-    import torch
-    from torch.profiler import ProfilerActivity, profile
-
     loader.batch_sampler.set_epoch(4)
     batches = iter(loader)
     model.train()
@@ -260,10 +244,6 @@ GRU_SIZES = ((2048, (16, 12)), (2048, (512, 256)), (472, (192, 192)))
 def gru_comparison(batch: int = 32, steps: int = 80, repeats: int = 5, threads: int | None = None) -> list[dict]:
     """Forward + backward of each GRU layer of the stacks above on CPU, ``nn.GRU`` against the
     hand-written layer (``signlang.models.gru_layer``); best of ``repeats``, milliseconds."""
-    import torch
-
-    from signlang.models.gru_layer import gru_layer
-
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -281,8 +261,8 @@ def gru_comparison(batch: int = 32, steps: int = 80, repeats: int = 5, threads: 
                     best = min(best, time.perf_counter() - start)
                 return 1000 * best
 
-            torch_ms = timed(lambda: gru(x)[0])
-            hand_ms = timed(lambda: gru_layer(gru, x))
+            torch_ms = timed(lambda gru=gru, x=x: gru(x)[0])
+            hand_ms = timed(lambda gru=gru, x=x: gru_layer(gru, x))
             rows.append(
                 {
                     "input": width,
@@ -297,13 +277,9 @@ def gru_comparison(batch: int = 32, steps: int = 80, repeats: int = 5, threads: 
 
 
 def report_gru(rows: list[dict], batch: int = 32, steps: int = 80) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from signlang.models.gru_layer import HAND_GRU_MAX_HIDDEN
-
     table = Table(
-        title=f"GRU layer on CPU, forward + backward, batch {batch}, {steps} frames: nn.GRU vs the hand-written backward"
+        title=f"GRU layer on CPU, forward + backward, batch {batch}, {steps} frames: "
+        "nn.GRU vs the hand-written backward"
     )
     for c in ("input", "hidden", "nn.GRU", "hand-written", "speed-up", "used on CPU"):
         table.add_column(c, justify="right")
@@ -332,11 +308,9 @@ def run_child(config: dict) -> dict | None:
 
 
 def report(rows: list[dict], idle_mb: float) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(
-        title=f"signlang.bench: {TRAIN} train / {VAL} val clips, T 80-160, batch 32 (idle `import torch`: {idle_mb:.0f} MB RSS)"
+        title=f"signlang.bench: {TRAIN} train / {VAL} val clips, T 80-160, batch 32 "
+        f"(idle `import torch`: {idle_mb:.0f} MB RSS)"
     )
     columns = [
         "model",
@@ -404,9 +378,6 @@ def scaling_configs(
 
 
 def report_scaling(rows: list[dict]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title="scaling: batch x precision x compilation (data on the device where it fits)")
     for c in (
         "model",

@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true", help="extract again clips that already exist")
     parser.add_argument(
         "--labels",
-        help="a labels CSV (file,gloss,cat, or see --label-columns), or a regex with (?P<gloss>..) and (?P<cat>..) on clip names",
+        help="a labels CSV (file,gloss,cat, or see --label-columns), "
+        "or a regex with (?P<gloss>..) and (?P<cat>..) on clip names",
     )
     parser.add_argument("--label-columns", help="the CSV's own columns, e.g. file=vid_path,gloss=id_label,cat=category")
     parser.add_argument(

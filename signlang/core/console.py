@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 
 class ConsoleHandler(RichHandler):
@@ -28,15 +29,6 @@ class ConsoleHandler(RichHandler):
 
 def progress_bar(enabled: bool = True):
     """The training progress display: a transient bar per epoch and per validation pass."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

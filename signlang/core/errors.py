@@ -35,7 +35,7 @@ def user_message(exc: BaseException) -> str | None:
     """One line for an exception the user caused, or None for a bug (which keeps its traceback)."""
     if isinstance(exc, SignlangError):
         return str(exc)
-    from hydra.errors import InstantiationException
+    from hydra.errors import InstantiationException  # here, not at the top: `signlang --help` needs no Hydra
 
     if isinstance(exc, InstantiationException):
         cause = exc.__cause__

@@ -129,9 +129,10 @@ def build_cached(
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        memmap = lambda name, shape, dt: np.lib.format.open_memmap(
-            tmp / f"{name}.npy", mode="w+", dtype=dt, shape=shape
-        )  # noqa: E731
+
+        def memmap(name, shape, dt):
+            return np.lib.format.open_memmap(tmp / f"{name}.npy", mode="w+", dtype=dt, shape=shape)
+
         offsets, buffer, mask = ClipSet.allocate(lengths, width, dtype, with_mask, out=memmap)
         problems = fill(offsets, buffer, mask)
         if problems:

@@ -262,10 +262,7 @@ def choose_placement(nbytes: int, device: torch.device, share: float, free: int 
         return "host", f"no GPU: training runs on {device}"
     if free is None:
         free, _ = torch.cuda.mem_get_info(device)
-    budget = share * free
-    if nbytes <= budget:
-        return "device", f"{nbytes / 2**20:.0f} MiB fit in {share:.0%} of the {free / 2**30:.1f} GiB free on {device}"
-    return (
-        "host",
-        f"{nbytes / 2**20:.0f} MiB do not fit in {share:.0%} of the {free / 2**30:.1f} GiB free on {device} (data.device_share)",
-    )
+    room = f"{share:.0%} of the {free / 2**30:.1f} GiB free on {device}"
+    if nbytes <= share * free:
+        return "device", f"{nbytes / 2**20:.0f} MiB fit in {room}"
+    return "host", f"{nbytes / 2**20:.0f} MiB do not fit in {room} (data.device_share)"

@@ -327,9 +327,8 @@ class NpzData(ClipData):
             if self.val_group_by is not None:
                 raw = read_label_table(labels)
                 if self.val_group_by not in raw.columns:
-                    raise DataError(
-                        f"data.val_group_by={self.val_group_by}: {labels} has no such column (columns: {', '.join(raw.columns)})"
-                    )
+                    columns = ", ".join(raw.columns)
+                    raise DataError(f"data.val_group_by={self.val_group_by}: {labels} has no such column ({columns})")
                 table[self.val_group_by] = raw[self.val_group_by].to_numpy()
             fractions = {"train": 1.0 - self.val_split, "val": self.val_split, "test": 0.0}
             table["split"] = assign(table, fractions, self.val_group_by, self.split_seed)
@@ -339,8 +338,8 @@ class NpzData(ClipData):
                 raise DataError(
                     f"data.val_split={self.val_split} carves no val clip from {labels}"
                     + (
-                        f": every {self.val_group_by} group is needed in train to cover its glosses; raise data.val_split "
-                        "or carve without data.val_group_by"
+                        f": every {self.val_group_by} group is needed in train to cover its glosses; "
+                        "raise data.val_split or carve without data.val_group_by"
                         if self.val_group_by
                         else "; raise data.val_split"
                     )
@@ -373,7 +372,8 @@ class NpzData(ClipData):
             changed = sorted(set(saved["file"]) ^ current)
             raise DataError(
                 f"{labels} no longer lists the clips this run was trained on ({len(changed)} differ: "
-                f"{summarize(changed, sep=', ')}); its carved val split is in {record}. Restore the CSV, or start a new run"
+                f"{summarize(changed, sep=', ')}); its carved val split is in {record}. "
+                "Restore the CSV, or start a new run"
             )
         self._assignment = saved[["file", "gloss", "split"]]
         self._forget("train", "val")

@@ -263,7 +263,8 @@ class SyntheticData(ClipData):
         kinds = {INPUT_DIMS[kind]: kind for kind in ARRAY_KEYS}  # keypoints or features
         if input_dim not in kinds:
             raise ConfigError(
-                f"synthetic data comes as keypoints (156 wide) or features (2048), not {input_dim}: check model.input_dim"
+                f"synthetic data comes as keypoints (156 wide) or features (2048), not {input_dim}: "
+                "check model.input_dim"
             )
         super().__init__(kind=kinds[input_dim], num_gloss=num_gloss, num_cat=num_cat, **common)
         if num_cat > num_gloss:
@@ -308,7 +309,8 @@ class SyntheticData(ClipData):
 def write_npz_split(
     root: Path, split: str, clips: list[dict], write_files: bool = True, write_labels: bool = True
 ) -> None:
-    """Write ``keypoints_<split>/<name>.npz`` (compressed, as the extraction pipeline does) and ``<split>_labels.csv``."""
+    """Write ``keypoints_<split>/<name>.npz`` (compressed, as the extraction pipeline does) and
+    ``<split>_labels.csv``."""
     folder = root / f"keypoints_{split}"
     folder.mkdir(parents=True, exist_ok=True)
     if write_files:

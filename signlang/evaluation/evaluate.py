@@ -65,7 +65,8 @@ def evaluate_checkpoint(
     report = write_report(out_dir, clips, gloss_probs, cat_probs, gloss_names, cat_names, meta)
     result = headline(report, out_dir, Path(run_dir))
     log.info(
-        "%s (%d clips, %s checkpoint of epoch %d): gloss top-1 %.3f, top-%d %.3f, macro-F1 %.3f; category top-1 %.3f -> %s",
+        "%s (%d clips, %s checkpoint of epoch %d): gloss top-1 %.3f, top-%d %.3f, macro-F1 %.3f; "
+        "category top-1 %.3f -> %s",
         name,
         len(clips),
         meta["checkpoint"],

@@ -46,7 +46,8 @@ def extraction_options(run: LoadedRun, iv3_weights: str | None = None):
         if recorded not in (IMAGENET, "random"):
             if not Path(recorded).is_file():
                 raise ConfigError(
-                    f"the run's features came from the InceptionV3 weights {recorded}, which are not there; give --iv3-weights FILE"
+                    f"the run's features came from the InceptionV3 weights {recorded}, which are not there; "
+                    "give --iv3-weights FILE"
                 )
             weights = recorded
     defaults = Options()

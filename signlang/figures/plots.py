@@ -107,7 +107,8 @@ def write_run_curves(run_dir: Path) -> Path | None:
 
 
 def plot_runs(run_dirs: list[Path], out: Path) -> tuple[Path | None, list[str]]:
-    """Overlay the curves of ``run_dirs`` in ``out``; returns the file (None if nothing to plot) and what was skipped."""
+    """Overlay the curves of ``run_dirs`` in ``out``; returns the file (None if nothing to plot) and
+    what was skipped."""
     runs, skipped = {}, []
     for run_dir in run_dirs:
         metrics = read_metrics(run_dir)

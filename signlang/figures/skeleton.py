@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from signlang.core.errors import ConfigError, DataError
-from signlang.data.npz import read_clip
 from signlang.core.layout import FACE, LEFT_HAND, NUM_POINTS, POSE, RIGHT_HAND
+from signlang.data.npz import read_clip
 
 # Connections in the 78-point layout (MediaPipe's pose and hand topologies).
 HAND_EDGES = [

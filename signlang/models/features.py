@@ -33,8 +33,8 @@ class KeypointFeatures(nn.Module):
         super().__init__()
         if hands and input_dim != KEYPOINT_DIM:
             raise ConfigError(
-                f"model.hands reads keypoints in the {NUM_POINTS}-point layout ({KEYPOINT_DIM} values per frame), but the "
-                f"data gives {input_dim}-wide frames: use data=keypoints (or model.hands=false)"
+                f"model.hands reads keypoints in the {NUM_POINTS}-point layout ({KEYPOINT_DIM} values per frame), "
+                f"but the data gives {input_dim}-wide frames: use data=keypoints (or model.hands=false)"
             )
         self.input_dim = input_dim
         self.hands = hands

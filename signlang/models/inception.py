@@ -53,7 +53,8 @@ def inception_backbone(pretrained: str | bool | None) -> nn.Module:
                 raise
             raise ConfigError(
                 f"InceptionV3's ImageNet weights are not in torch's cache and could not be downloaded ({e}). "
-                f"Download {weights.url} to {cached}, or give a local state dict (--iv3-weights FILE / model.pretrained=FILE)"
+                f"Download {weights.url} to {cached}, or give a local state dict "
+                "(--iv3-weights FILE / model.pretrained=FILE)"
             ) from None
         net.aux_logits, net.AuxLogits = False, None  # the training-time side classifier is not needed
     else:

@@ -73,7 +73,7 @@ class SignTransformer(nn.Module):
     """Linear projection, sinusoidal positions, pre-LN encoder layers, pooling, two heads.
 
     Every setting is a keyword with no default here: ``conf/model/transformer.yaml`` is the one
-    place the defaults live (and what the README's numbers were measured with).
+    place the defaults live (and what the published numbers were measured with).
 
     Padded frames are excluded by the attention mask and by the pooling, so a clip's output does
     not depend on how much padding its batch carries.

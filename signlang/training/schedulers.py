@@ -35,7 +35,8 @@ def cosine(
     warmup = round(warmup_epochs * steps_per_epoch)
     if warmup_epochs < 0 or warmup >= total_steps:
         raise ConfigError(
-            f"scheduler.warmup_epochs ({warmup_epochs}, {warmup} steps) must be >= 0 and shorter than the run ({total_steps} steps)"
+            f"scheduler.warmup_epochs ({warmup_epochs}, {warmup} steps) must be >= 0 and shorter than the run "
+            f"({total_steps} steps)"
         )
     if not 0.0 <= min_lr_ratio <= 1.0:
         raise ConfigError(f"scheduler.min_lr_ratio must be in [0, 1], got {min_lr_ratio}")

@@ -220,7 +220,8 @@ class Trainer:
             return f"trainer.max_epochs={self.max_epochs}"
         epochs = self.default_epochs * steps_per_epoch
         if (self.default_min_steps or 0) > epochs:
-            return f"trainer.default_min_steps={self.default_min_steps}: trainer.default_epochs={self.default_epochs} would be {epochs}"
+            would = f"trainer.default_epochs={self.default_epochs} would be {epochs}"
+            return f"trainer.default_min_steps={self.default_min_steps}: {would}"
         return f"trainer.default_epochs={self.default_epochs}"
 
     # --------------------------------------------------------------------- a step and an evaluation

@@ -33,13 +33,14 @@ def captions(at: AppTest) -> list[str]:
 
 def test_runs_page_lists_the_run_and_shows_its_report(trained_run):
     at = open_app(trained_run["run"].parent)
-    runs = at.table[0].value
+    runs = at.dataframe[0].value
     assert runs["folder"].tolist() == ["run"] and runs["status"].tolist() == ["finished"]
+    assert list(runs.columns).index("test_gloss") < list(runs.columns).index("overrides")
     assert at.selectbox(key="runs-run").value == "run"
     assert any("evaluation on test" in c.value for c in at.caption)
-    headline = at.table[1].value
+    headline = at.table[0].value
     assert headline["split"].tolist() == ["test"] and headline["clips"].tolist() == [12]
-    per_class = at.dataframe[0].value
+    per_class = at.dataframe[1].value
     assert set(per_class["class"]) <= {f"SIGN {i}" for i in range(6)}  # names from data.label_names
     at.text_input(key="runs-filter").set_value("status=failed").run()
     assert any("no runs match the filter" in i.value for i in at.info)
@@ -73,4 +74,4 @@ def test_predict_page_predicts_a_clip_and_a_bad_one_is_one_message(trained_run, 
     at.text_input(key="predict-path").set_value(str(bad)).run()
     assert not at.exception and "width 2048" in at.error[0].value  # one message, the app goes on
     at.sidebar.radio(key="page").set_value("Runs").run()
-    assert not at.exception and at.table[0].value["folder"].tolist() == ["run"]
+    assert not at.exception and at.dataframe[0].value["folder"].tolist() == ["run"]

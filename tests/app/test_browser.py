@@ -28,15 +28,10 @@ pytestmark = [
 @pytest.fixture
 def app_url(trained_run, tmp_path):
     pytest.importorskip("streamlit")
-    command = lambda port: [
-        sys.executable,
-        "-m",
-        "signlang",
-        "app",
-        str(trained_run["run"].parent),
-        "--port",
-        str(port),
-    ]  # noqa: E731
+
+    def command(port: int) -> list[str]:
+        return [sys.executable, "-m", "signlang", "app", str(trained_run["run"].parent), "--port", str(port)]
+
     with local_server(command, "/_stcore/health", tmp_path / "app.log") as url:
         yield url
 
@@ -87,7 +82,10 @@ def wait_for_images(driver, count: int, timeout: float = 60) -> None:
     """Until ``count`` of the page's images (st.image) have loaded and have pixels."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    script = "return Array.from(document.querySelectorAll('[data-testid=\"stImage\"] img')).filter(i => i.complete && i.naturalWidth > 0).length"
+    script = (
+        "return Array.from(document.querySelectorAll('[data-testid=\"stImage\"] img'))"
+        ".filter(i => i.complete && i.naturalWidth > 0).length"
+    )
     WebDriverWait(driver, timeout).until(lambda d: d.execute_script(script) >= count)
 
 
@@ -108,6 +106,7 @@ def open_page(driver, name: str) -> None:
 
 def test_upload_a_video_see_the_prediction_and_the_skeleton_then_the_run_table(app_url, browser, trained_run, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(app_url)
     wait_for_text(browser, "Runs")
@@ -123,8 +122,16 @@ def test_upload_a_video_see_the_prediction_and_the_skeleton_then_the_run_table(a
 
     open_page(browser, "Runs")
     wait_for_text(browser, "One run")
-    cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "table td")]
+    grid = wait_for_element(browser, By.CSS_SELECTOR, "[data-testid='stDataFrame']")  # the Runs table: a grid
+    script = (
+        "return Array.from(arguments[0].querySelectorAll('[role=gridcell], [role=columnheader]')).map(c => c.innerText)"
+    )
+    cells = WebDriverWait(browser, 60).until(
+        lambda d: d.execute_script(script, grid)
+    )  # drawn on a canvas: its accessible cells
     assert "run" in cells and "finished" in cells
+    assert cells.index("test gloss") < cells.index("overrides")  # the numbers before what the runs differ in
+    assert grid.size["height"] < 120  # a header and one row, on one line each (no letter-by-letter wrapping)
     browser.save_screenshot(str(tmp_path / "runs.png"))
 
     open_page(browser, "Clips")

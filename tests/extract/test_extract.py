@@ -72,7 +72,7 @@ def test_labels_skeleton_and_validation(extracted):
     numbered = out / "numbered.csv"
     numbered.write_text(
         "file,gloss,cat,occluded\n"
-        + "".join(f"{l.split(',')[0]},{i},0,{l.split(',')[3]}\n" for i, l in enumerate(lines[1:]))
+        + "".join(f"{row.split(',')[0]},{i},0,{row.split(',')[3]}\n" for i, row in enumerate(lines[1:]))
     )
     report = validate(out, numbered, require_x2048=True, num_gloss=3, num_cat=1)
     assert report.clean, [f.message for f in report.errors]

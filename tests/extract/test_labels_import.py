@@ -14,8 +14,14 @@ from signlang.extract.labels import LabelMap
 
 pytest.importorskip("mediapipe")
 
-NAMES = "\ufeffid,label,category\n0,GOOD MORNING,GREETING\n1,GOOD AFTERNOON,GREETING\n2,HELLO,GREETING\n3,ONE,NUMBER\n4,TWO,NUMBER\n"
-TRAIN = "vid_path,id_label,label,category\nclips\\0\\0.MOV,0,GOOD MORNING,GREETING\nclips\\4\\6.MOV,4,TWO,NUMBER\nclips\\2\\1.MOV,2,HELLO,GREETING\n"
+NAMES = (
+    "\ufeffid,label,category\n0,GOOD MORNING,GREETING\n1,GOOD AFTERNOON,GREETING\n2,HELLO,GREETING\n"
+    "3,ONE,NUMBER\n4,TWO,NUMBER\n"
+)
+TRAIN = (
+    "vid_path,id_label,label,category\nclips\\0\\0.MOV,0,GOOD MORNING,GREETING\nclips\\4\\6.MOV,4,TWO,NUMBER\n"
+    "clips\\2\\1.MOV,2,HELLO,GREETING\n"
+)
 
 
 @pytest.fixture

@@ -181,8 +181,8 @@ def test_sigkill_in_the_middle_of_a_save_leaves_the_previous_checkpoint(tmp_path
     writing = tmp_path / "writing"
     code = (
         "import time\nfrom pathlib import Path\nfrom signlang.core.files import atomic_write\n"
-        "def write(f):\n    f.write(b'half a checkpoint'); f.flush(); Path(%r).touch(); time.sleep(60)\n"
-        "atomic_write(Path(%r), write)\n" % (str(writing), str(path))
+        f"def write(f):\n    f.write(b'half a checkpoint'); f.flush(); Path({str(writing)!r}).touch(); time.sleep(60)\n"
+        f"atomic_write(Path({str(path)!r}), write)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
     deadline = time.time() + 60
