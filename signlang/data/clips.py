@@ -53,7 +53,10 @@ class Batch:
         if target == steps:
             return self
         extra = target - steps
-        pad = lambda t, value: torch.nn.functional.pad(t, (0, 0) * (t.dim() - 2) + (0, extra), value=value)  # noqa: E731
+
+        def pad(t: torch.Tensor, value) -> torch.Tensor:  # along the time axis (dim 1), whatever the rank
+            return torch.nn.functional.pad(t, (0, 0) * (t.dim() - 2) + (0, extra), value=value)
+
         return replace(
             self,
             x=pad(self.x, 0),
