@@ -1,5 +1,5 @@
-"""``signlang app``: a local web app (Streamlit) for runs, clips and predictions.
+"""The local web app (Streamlit) for runs, clips and predictions; ``signlang app`` starts it.
 
 ``logic.py`` computes what is shown, without Streamlit; ``pages.py`` lays it out; ``main.py`` is the
-script Streamlit runs; ``launch.py`` is the command.
+script Streamlit runs; the launcher is ``signlang/commands/app.py``.
 """
