@@ -40,6 +40,18 @@ def build_model(name: str, **overrides):
     return cls(**{**settings, "num_gloss": 6, "num_cat": 2, **overrides})
 
 
+def small_transformer():
+    """A one-layer SignTransformer of the YAML's kind, small enough for many short fits."""
+    return build_model("transformer", d_model=32, num_layers=1, num_heads=4, dim_feedforward=64)
+
+
+def default_callbacks(**checkpoint):
+    """What conf/callbacks/default.yaml builds (without the progress bar)."""
+    from signlang.training.callbacks import Checkpoint, Console, FiniteLoss
+
+    return [Checkpoint(**checkpoint), FiniteLoss(), Console(progress=False)]
+
+
 def tiny_synthetic(kind: str = "keypoints", **kw) -> SyntheticData:
     options = dict(num_gloss=6, num_cat=2, train_per_gloss=4, val_per_gloss=2, test_per_gloss=2, min_len=6, max_len=12)
     options.update(kw)

@@ -55,7 +55,7 @@ def test_single_run_writes_a_complete_folder(tmp_path, model, name):
     result = run_app(*args)
     assert result.returncode == 0, result.stderr
     (folder,) = (tmp_path / "runs").iterdir()
-    assert re.fullmatch(rf"\d{{4}}-\d\d-\d\d_\d\d-\d\d-\d\d_{model}_synthetic_[0-9a-f]{{4}}", folder.name)
+    assert re.fullmatch(rf"\d{{4}}-\d\d-\d\d_\d\d-\d\d-\d\d_{model}_synthetic_[0-9a-f]{{6}}", folder.name)
     summary = check_run_folder(folder, name)
     assert summary["choices"]["model"] == model and summary["final"]["split"] == "test"
     assert str(folder) in result.stdout + result.stderr  # run folder printed

@@ -8,7 +8,9 @@ sent. Install with ``pip install -e ".[app]"``.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -53,10 +55,40 @@ def run(args: argparse.Namespace) -> int:
         args.port,
         Path(args.root).resolve(),
     )
+    return serve(command(args.root, args.port, args.host))
+
+
+def serve(argv: list[str]) -> int:
+    """Run the Streamlit server as a child that ends with this process: SIGTERM and SIGINT are passed on
+    (and the exit status says which came), and on Linux the child is told to stop if this process dies
+    without a word (SIGKILL): a service manager, ``kill`` or a test harness leaves no server behind."""
+    child = subprocess.Popen(argv, preexec_fn=_stop_with_parent if sys.platform.startswith("linux") else None)
+    received: list[int] = []
+
+    def pass_on(signum: int, frame) -> None:
+        received.append(signum)
+        child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, pass_on) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return subprocess.run(command(args.root, args.port, args.host)).returncode
-    except KeyboardInterrupt:
-        return 130
+        while True:
+            try:
+                code = child.wait()
+                break
+            except KeyboardInterrupt:  # a second Ctrl-C while the server shuts down
+                child.send_signal(signal.SIGINT)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child.poll() is None:
+            child.kill()
+    return 128 + received[0] if received else code
+
+
+def _stop_with_parent() -> None:
+    """In the child, before Streamlit starts: SIGTERM when the parent dies (Linux prctl PR_SET_PDEATHSIG)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

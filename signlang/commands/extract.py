@@ -32,6 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--random-weights", action="store_true", help="random InceptionV3 weights (tests only)")
     parser.add_argument("--overwrite", action="store_true", help="extract again clips that already exist")
     parser.add_argument(
+        "--skip-partial",
+        action="store_true",
+        help="leave out a video that decodes only in part (truncated or damaged); by default it is written and named",
+    )
+    parser.add_argument(
         "--labels",
         help="a labels CSV (file,gloss,cat, or see --label-columns), "
         "or a regex with (?P<gloss>..) and (?P<cat>..) on clip names",
@@ -62,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         iv3_weights=args.iv3_weights,
         random_weights=args.random_weights,
         overwrite=args.overwrite,
+        skip_partial=args.skip_partial,
         occlusion_overlap=args.occlusion_overlap,
         occlusion_frames=args.occlusion_frames,
     )

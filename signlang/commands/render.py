@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from signlang.core.video import read_frames
+from signlang.core.video import read_video
 from signlang.figures.skeleton import clip_frames, load_keypoints, side_by_side, write_animation
 
 
@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
     x, mask, fps = load_keypoints(Path(args.clip))
     size, video = (args.width, args.height), None
     if args.video:
-        video, _, _ = read_frames(Path(args.video), None)
+        video = read_video(Path(args.video), None).frames
         size = (args.width, round(args.width * video[0].shape[0] / video[0].shape[1]))  # the video's aspect
     frames = clip_frames(x, mask, size)
     if video is not None:

@@ -12,6 +12,7 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Call ``write(file)`` on a temp file beside ``path``, fsync it, then rename it into place.
 
     A crash (even SIGKILL) at any moment leaves either the old file or the new one, never half of one.
+    A write that fails (a full disk) leaves the old file and raises ``OSError`` naming ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -22,6 +23,10 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        if e.filename is None or Path(str(e.filename)) == tmp:  # name the file the reader knows
+            raise OSError(e.errno, e.strerror, str(path)) from None
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from signlang.core.console import native_stderr
 from signlang.core.errors import DataError
 from signlang.core.layout import FRAME_SIZE
 
@@ -41,38 +45,76 @@ def find_videos(src: Path) -> list[Path]:
     return sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
 
 
-def read_frames(path: Path, fps: float | None = 30.0) -> tuple[list[np.ndarray], np.ndarray, float]:
-    """RGB frames sampled at ``fps`` (all frames when None or when the video is slower), their
-    timestamps in ms, and the video's own frame rate. A frame is kept when its timestamp reaches the
-    next multiple of 1000/fps ms, so gaps in the source stay gaps."""
+# A line FFmpeg (inside OpenCV) writes to stderr, "[h264 @ 0x55d0...] Invalid NAL unit size"; the ones
+# that mean lost or unreadable data. Other FFmpeg lines (notes on a container) do not make a clip partial.
+FFMPEG_LINE = re.compile(r"^\[[^\]]+ @ 0x[0-9a-f]+\] ")
+FFMPEG_DAMAGE = re.compile(r"error|invalid|corrupt|partial file|missing|truncat", re.IGNORECASE)
+
+
+@dataclass
+class Video:
+    """What decoding a video gave: the frames kept at the target rate, and how complete the decoding was."""
+
+    frames: list[np.ndarray]  # RGB, H x W x 3 uint8
+    timestamps_ms: np.ndarray  # [T] int64
+    source_fps: float
+    expected_frames: int  # what the container says it holds (0 when it does not say)
+    decoded_frames: int  # how many of them decoded
+    decoder_messages: list[str] = field(default_factory=list)  # FFmpeg's own lines, kept off the console
+
+    @property
+    def partial(self) -> str | None:
+        """Why the video decoded only in part (a truncated or damaged file), or None when it is whole.
+        A container's frame count is often off by a frame or two, hence the tolerance."""
+        damage = [line for line in self.decoder_messages if FFMPEG_DAMAGE.search(line)]
+        short = self.expected_frames - self.decoded_frames > max(2, round(0.05 * self.expected_frames))
+        if not (damage or short):
+            return None
+        stopped = f"decoding stopped after {self.decoded_frames} of {self.expected_frames} frames"
+        what = stopped if short else f"{self.decoded_frames} frames decoded with errors"
+        if damage:
+            first = FFMPEG_LINE.sub("", damage[0]).strip().rstrip(".")
+            what += f" (FFmpeg: {first}" + (f"; {len(damage)} such lines" if len(damage) > 1 else "") + ")"
+        return what
+
+
+def read_video(path: Path, fps: float | None = 30.0, capture: bool = True) -> Video:
+    """Decode ``path``, keeping RGB frames sampled at ``fps`` (all frames when None or when the video is
+    slower). A frame is kept when its timestamp reaches the next multiple of 1000/fps ms, so gaps in the
+    source stay gaps. FFmpeg's own messages go into the result, not onto the console (``capture``:
+    redirecting file descriptor 2 is process-wide, so callers decoding in threads capture around all of
+    them instead). A video that cannot be opened or yields no frame is a VideoError."""
     import cv2
 
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise VideoError(f"{path.name}: cannot be opened (not a video, or corrupt)")
-    source_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-    frames, stamps = [], []
-    step = 1000.0 / fps if fps else 0.0
-    due = 0.0
-    index = 0
-    try:
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            t = index * 1000.0 / source_fps if source_fps > 0 else float(capture.get(cv2.CAP_PROP_POS_MSEC))
-            index += 1
-            if step and t + 1e-6 < due:
-                continue
-            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-            stamps.append(round(t))
-            while step and due <= t + 1e-6:
-                due += step
-    finally:
-        capture.release()
+    with native_stderr(lambda line: not FFMPEG_LINE.match(line)) if capture else nullcontext([]) as ffmpeg:
+        capture = cv2.VideoCapture(str(path))
+        if not capture.isOpened():
+            capture.release()
+            raise VideoError(f"{Path(path).name}: cannot be opened (not a video, or corrupt)")
+        source_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        expected = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+        frames, stamps = [], []
+        step = 1000.0 / fps if fps else 0.0
+        due = 0.0
+        index = 0
+        try:
+            while True:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                t = index * 1000.0 / source_fps if source_fps > 0 else float(capture.get(cv2.CAP_PROP_POS_MSEC))
+                index += 1
+                if step and t + 1e-6 < due:
+                    continue
+                frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+                stamps.append(round(t))
+                while step and due <= t + 1e-6:
+                    due += step
+        finally:
+            capture.release()
     if not frames:
-        raise VideoError(f"{path.name}: no frame could be decoded (corrupt or empty video)")
-    return frames, np.asarray(stamps, dtype=np.int64), source_fps
+        raise VideoError(f"{Path(path).name}: no frame could be decoded (corrupt or empty video)")
+    return Video(frames, np.asarray(stamps, dtype=np.int64), source_fps, expected, index, list(ffmpeg))
 
 
 def resize_frames(images: torch.Tensor, size: int = FRAME_SIZE) -> torch.Tensor:

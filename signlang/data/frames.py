@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from signlang.core.console import native_stderr
 from signlang.core.errors import ConfigError, DataError, summarize
-from signlang.core.video import clip_id, find_videos, read_frames, resize_frames
+from signlang.core.video import FFMPEG_LINE, clip_id, find_videos, read_video, resize_frames
 from signlang.data.clips import ClipSet
 from signlang.data.labels import label_problems, read_label_table
 from signlang.data.module import ClipData, split_paths
@@ -86,11 +87,17 @@ class FrameData(ClipData):
             )
 
         def decode(key: str) -> np.ndarray:
-            frames, _, _ = read_frames(videos[key], self.fps)
-            resized = resize_frames(torch.from_numpy(np.stack(frames)))
-            return resized.reshape(len(frames), -1).numpy()
+            video = read_video(videos[key], self.fps, capture=False)  # in threads: captured around them all
+            if video.partial:
+                log.warning("%s: %s; training on the frames that decoded", videos[key].name, video.partial)
+            resized = resize_frames(torch.from_numpy(np.stack(video.frames)))
+            return resized.reshape(len(video.frames), -1).numpy()
 
-        with ThreadPoolExecutor(max_workers=max(1, self.load_workers)) as pool:  # OpenCV decodes outside the GIL
+        # OpenCV decodes outside the GIL; FFmpeg's own lines stay off the console (a damaged video is named above)
+        with (
+            native_stderr(lambda line: not FFMPEG_LINE.match(line)),
+            ThreadPoolExecutor(max(1, self.load_workers)) as pool,
+        ):
             clips = list(pool.map(decode, table["file"]))
         return ClipSet.from_clips(
             clips, table["gloss"], table["cat"], table["occluded"], list(table["file"]), dtype=np.uint8

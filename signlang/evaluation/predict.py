@@ -68,6 +68,8 @@ def video_clip(video: Path, kind: str, options, save_dir: Path | None = None) ->
     """Extract ``video`` and return the array the model reads; raises DataError when nobody is in it."""
     log.info("extracting %s", video.name)
     arrays, meta = extract_arrays(video, options)
+    if meta["partial"]:
+        log.warning("%s: %s; predicting from the frames that decoded", video.name, meta["partial"])
     if not arrays["mask"][:, POSE.start : POSE.stop].any():
         raise DataError(
             f"{video.name}: no person found in the video (no body landmarks in any of its {len(arrays['mask'])} frames)"

@@ -3,15 +3,12 @@ mapped to signlang's 78-point layout, with short gaps filled."""
 
 from __future__ import annotations
 
-import os
 import re
-import sys
-import tempfile
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 
+from signlang.core.console import native_stderr
 from signlang.core.layout import FACE, FACE_MESH_INDICES, LEFT_HAND, NUM_POINTS, POSE, RIGHT_HAND
 
 # What MediaPipe's C++ code and TFLite print on every start (absl INFO/WARNING lines, TFLite's INFO),
@@ -19,29 +16,10 @@ from signlang.core.layout import FACE, FACE_MESH_INDICES, LEFT_HAND, NUM_POINTS,
 NATIVE_NOISE = re.compile(r"^([IW]\d{4} |INFO: |WARNING: All log messages before absl::InitializeLog)")
 
 
-@contextmanager
 def native_logs_filtered():
-    """Route file descriptor 2 into a temp file while MediaPipe runs, then pass on only what is not
-    known noise: hundreds of absl and TFLite lines per run would bury the progress bar and the
-    summary, but an error or anything unexpected still reaches stderr."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            kept = [
-                line
-                for line in capture.read().decode(errors="replace").splitlines()
-                if line and not NATIVE_NOISE.match(line)
-            ]
-            if kept:  # to the descriptor itself, as they were written
-                os.write(2, ("\n".join(kept) + "\n").encode())
+    """While MediaPipe runs, its absl and TFLite lines (hundreds per run) stay off the console, where
+    they would bury the progress bar and the summary; an error or anything unexpected still passes."""
+    return native_stderr(lambda line: not NATIVE_NOISE.match(line))
 
 
 def import_mediapipe():

@@ -29,7 +29,7 @@ from signlang import __version__
 from signlang.core.errors import ConfigError, DataError, SignlangError
 from signlang.core.files import atomic_write
 from signlang.core.layout import FACE_MESH_INDICES, ORDER
-from signlang.core.video import VIDEO_SUFFIXES, clip_id, find_videos, read_frames
+from signlang.core.video import VIDEO_SUFFIXES, VideoError, clip_id, find_videos, read_video
 from signlang.extract.features import InceptionFeatures
 from signlang.extract.holistic import HolisticKeypoints, fill_gaps, import_mediapipe
 from signlang.extract.labels import LabelMap, write_labels
@@ -51,6 +51,7 @@ class Options:
     overwrite: bool = False
     occlusion_overlap: float = 0.3
     occlusion_frames: float = 0.1
+    skip_partial: bool = False  # a truncated or damaged video is not written (else written and named "partial")
 
 
 def clip_name(video: Path, src: Path) -> str:
@@ -66,14 +67,23 @@ def inception(weights: str | None, random_weights: bool):
 
 def extract_arrays(video: Path, options: Options) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """One video's arrays (``X``, ``mask``, ``X2048``, ``timestamps_ms``) and its ``meta`` record; raises
-    for a video that cannot be read. ``signlang extract`` saves them; ``signlang predict`` feeds them on."""
-    frames, stamps, source_fps = read_frames(Path(video), options.fps)
-    arrays: dict[str, np.ndarray] = {"timestamps_ms": stamps}
+    for a video that cannot be read (or, with ``skip_partial``, read only in part). ``meta["partial"]``
+    says why a video decoded only in part. ``signlang extract`` saves them; ``signlang predict`` feeds
+    them on."""
+    decoded = read_video(Path(video), options.fps)
+    if decoded.partial and options.skip_partial:
+        raise VideoError(f"partial: {decoded.partial}; not written (--skip-partial)")
+    frames = decoded.frames
+    arrays: dict[str, np.ndarray] = {"timestamps_ms": decoded.timestamps_ms}
     meta: dict[str, Any] = {
         "video": str(video),
-        "source_fps": source_fps,
+        "source_fps": decoded.source_fps,
         "target_fps": options.fps,
         "frames": len(frames),
+        "expected_frames": decoded.expected_frames,
+        "decoded_frames": decoded.decoded_frames,
+        "partial": decoded.partial,
+        "decoder_messages": decoded.decoder_messages[:5],
         "order": ORDER,
         "pose_indices": list(range(25)),
         "face_indices": list(FACE_MESH_INDICES),
@@ -115,7 +125,8 @@ def extract_one(video: str, out: str, name: str, options: Options) -> dict[str, 
         return {
             "video": video,
             "file": target.name,
-            "status": "extracted",
+            "status": "partial" if meta["partial"] else "extracted",
+            "partial": meta["partial"],
             "frames": meta["frames"],
             "occluded": meta.get("occluded", 0),
             "seconds": time.perf_counter() - started,
@@ -197,10 +208,13 @@ def extract(
 
 
 def summarize(records: list[dict[str, Any]], out: Path, labels_path: Path, seconds: float, console: Console) -> None:
-    counts = {s: sum(r["status"] == s for r in records) for s in ("extracted", "skipped", "failed")}
+    """The table after an extraction, then every video that decoded only in part or failed, by name."""
+    counts = {s: sum(r["status"] == s for r in records) for s in ("extracted", "partial", "skipped", "failed")}
     table = Table(title=f"signlang extract -> {out}", show_header=False)
     table.add_row("videos", str(len(records)))
     table.add_row("extracted", str(counts["extracted"]))
+    partial = f"[yellow]{counts['partial']}[/] (written; --skip-partial leaves them out)" if counts["partial"] else "0"
+    table.add_row("partial: decoding stopped early", partial)
     table.add_row("already there (skipped)", str(counts["skipped"]))
     table.add_row("failed", f"[red]{counts['failed']}" if counts["failed"] else "0")
     table.add_row("frames", str(sum(r.get("frames", 0) for r in records)))
@@ -209,5 +223,8 @@ def summarize(records: list[dict[str, Any]], out: Path, labels_path: Path, secon
     table.add_row("labels", str(labels_path))
     console.print(table)
     for r in records:
-        if r["status"] == "failed":
-            console.print(f"[red]skipped[/] {Path(r['video']).name if 'video' in r else r['file']}: {r['error']}")
+        name = Path(r["video"]).name if "video" in r else r["file"]
+        if r["status"] == "partial":
+            console.print(f"[yellow]partial[/] {name}: {r['partial']}; written as {r['file']}")
+        elif r["status"] == "failed":
+            console.print(f"[red]skipped[/] {name}: {r['error']}")

@@ -7,6 +7,7 @@ resuming needs. Only tensors, numbers, strings, lists and dicts go in, so ``weig
 
 from __future__ import annotations
 
+import io
 import pickle
 import zipfile
 from pathlib import Path
@@ -20,8 +21,12 @@ from signlang.runs.record import CHECKPOINT_DIR
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Save ``state`` atomically: a crash at any moment leaves the previous file or the new one."""
-    atomic_write(path, lambda f: torch.save(state, f))
+    """Save ``state`` atomically: a crash at any moment leaves the previous file or the new one.
+    Serialised in memory first, so a full disk is a plain ``OSError`` on ``path`` (torch's own writer
+    turns it into a RuntimeError about zip positions)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write(path, lambda f: f.write(buffer.getbuffer()))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -9,6 +9,7 @@ resumed run continues the same files (``signlang.training.resume``).
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import logging
 import os
@@ -23,13 +24,16 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-from signlang.core.errors import user_message
+from signlang.core.errors import SignlangError, user_message
 from signlang.core.files import atomic_write
 from signlang.runs.checkpoints import save_checkpoint
+from signlang.runs.lock import RunLock
 from signlang.runs.provenance import provenance
 from signlang.runs.record import (
     CHECKPOINT_DIR,
+    CURVES_FILE,
     ENV_FILE,
+    EVAL_DIR,
     METRIC_COLUMNS,
     METRICS_FILE,
     STATUSES,
@@ -39,12 +43,19 @@ from signlang.runs.record import (
 
 log = logging.getLogger(__name__)
 
+# What a write failure on a run folder looks like: a full disk or quota, a read-only or vanished folder.
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT, errno.EIO)
+
+
+class RunNotWritten(SignlangError):
+    """A file of the run folder could not be written; the message says which, and what can be resumed."""
+
 
 def register_resolvers() -> None:
     """Register ``${signlang.uid:}`` (idempotent): a short random id, drawn once per composed config
     (and shared by every job of a sweep), so two runs started in the same second never share a
     folder. It is the one thing the YAML cannot say."""
-    OmegaConf.register_new_resolver("signlang.uid", lambda: secrets.token_hex(2), use_cache=True, replace=True)
+    OmegaConf.register_new_resolver("signlang.uid", lambda: secrets.token_hex(3), use_cache=True, replace=True)
 
 
 class RunFolder:
@@ -61,6 +72,8 @@ class RunFolder:
         self.session_started = True  # False while a resume is being checked: a refusal leaves the record alone
         self._overrides: list[str] = []
         self.loggers: list = []  # experiment trackers mirroring this record (signlang.training.loggers)
+        self.checkpointed: tuple[str, int] | None = None  # (model, epoch) of the newest <Model>_last.pt
+        self.lock: RunLock | None = None  # the writer's lock (usually taken first by the Hydra callback)
 
     @classmethod
     def from_hydra(cls, resuming: bool = False, dist=None) -> RunFolder:
@@ -79,15 +92,17 @@ class RunFolder:
                 return run
         run = cls(hydra.runtime.output_dir)
         run._overrides = list(hydra.overrides.task)
-        if resuming:
-            run.previous_status = run.read_summary().get("status")
-            run.session_started = False
-        else:
-            choices = {k: v for k, v in hydra.runtime.choices.items() if not k.startswith("hydra")}
-            run.update_summary(
-                status="running", choices=choices, overrides=run._overrides, started_at=_now(), **_process()
-            )
-            atomic_write(run.path / ENV_FILE, _json_bytes(provenance()))
+        with run.writing():
+            run.lock = RunLock(run.path).acquire()  # this process's already, when the Hydra callback took it
+            if resuming:
+                run.previous_status = run.read_summary().get("status")
+                run.session_started = False
+            else:
+                choices = {k: v for k, v in hydra.runtime.choices.items() if not k.startswith("hydra")}
+                run.update_summary(
+                    status="running", choices=choices, overrides=run._overrides, started_at=_now(), **_process()
+                )
+                atomic_write(run.path / ENV_FILE, _json_bytes(provenance()))
         return run
 
     def start_resumed_session(self) -> None:
@@ -120,9 +135,11 @@ class RunFolder:
         """``<Model>_last.pt`` after every epoch, and ``<Model>_best.pt`` when the epoch is the best."""
         if not self.writer:
             return
+        self._check_present()
         if best:
             save_checkpoint(self.checkpoint_path(model_name, "best"), state)
         save_checkpoint(self.checkpoint_path(model_name, "last"), state)
+        self.checkpointed = (model_name, int(state["epoch"]))
 
     def recorded_epochs(self) -> list[int]:
         """Epochs that already have a row in metrics.csv."""
@@ -145,14 +162,20 @@ class RunFolder:
         on to the attached trackers."""
         if not self.writer:
             return
+        self._check_present()
         new = not self.metrics_path.exists()
         with open(self.metrics_path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(METRIC_COLUMNS))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
-            f.flush()
-            os.fsync(f.fileno())
+            size = f.tell()
+            try:
+                writer = csv.DictWriter(f, fieldnames=list(METRIC_COLUMNS))
+                if new:
+                    writer.writeheader()
+                writer.writerow(row)
+                f.flush()
+                os.fsync(f.fileno())
+            except OSError:
+                f.truncate(size)  # no half row: a resume appends the whole row from the checkpoint
+                raise
         self._to_trackers("log_epoch", row)
 
     def append_missing_metrics(self, history: list[dict[str, Any]]) -> None:
@@ -175,6 +198,7 @@ class RunFolder:
         if not self.writer:
             return summary
         summary["wall_time_s"] = round(self._wall_before + time.time() - self._started, 3)
+        self._check_present()
         atomic_write(self.summary_path, _json_bytes(summary))
         return summary
 
@@ -182,10 +206,12 @@ class RunFolder:
         """Record the run's status; a final one (finished, failed, interrupted) also closes the trackers."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
-        summary = self.update_summary(status=status, **fields)
-        if status != "running":
-            self._to_trackers("finish", self, status)
-            self.loggers = []
+        try:
+            summary = self.update_summary(status=status, **fields)
+        finally:
+            if status != "running":  # the trackers hear the end even when summary.json cannot be written
+                self._to_trackers("finish", self, status)
+                self.loggers = []
         return summary
 
     def _to_trackers(self, method: str, *args: Any) -> None:
@@ -202,17 +228,71 @@ class RunFolder:
 
     @contextmanager
     def recording(self) -> Iterator[RunFolder]:
-        """Mark the run ``failed`` or ``interrupted`` in summary.json if the block raises, then re-raise."""
+        """Mark the run ``failed`` or ``interrupted`` in summary.json if the block raises, then re-raise;
+        a file of the run that could not be written (a full disk, a read-only or vanished folder) becomes
+        one :class:`RunNotWritten` message. The writer's lock is let go at the end."""
         try:
-            yield self
+            with self.writing():
+                yield self
         except KeyboardInterrupt:
-            if self.session_started:
-                self.set_status("interrupted")
+            self._final_status("interrupted")
             raise
         except Exception as exc:
-            if self.session_started:
-                self.set_status("failed", error=user_message(exc) or f"{type(exc).__name__}: {exc}")
+            self._final_status("failed", error=user_message(exc) or f"{type(exc).__name__}: {exc}")
             raise
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Turn an ``OSError`` writing this run's files into :class:`RunNotWritten`, which says which file,
+        why, and from which epoch the run can be resumed."""
+        try:
+            yield
+        except OSError as exc:
+            if not self._is_write_failure(exc):
+                raise
+            raise RunNotWritten(self._not_written(exc)) from None
+
+    def _is_write_failure(self, exc: OSError) -> bool:
+        inside = exc.filename is not None and Path(str(exc.filename)).resolve().is_relative_to(self.path.resolve())
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) or (inside and exc.errno in WRITE_ERRORS)
+
+    def _not_written(self, exc: OSError) -> str:
+        what = f"could not write {exc.filename or self.path} ({exc.strerror})"
+        if not self.path.is_dir():
+            return f"{what}: the run folder {self.path} is gone, and the run with it"
+        if exc.filename and Path(str(exc.filename)).resolve().is_relative_to((self.path / EVAL_DIR).resolve()):
+            return (
+                f"{what}. Training finished and its checkpoints are kept: make room, then signlang evaluate {self.path}"
+            )
+        if exc.filename and Path(str(exc.filename)).name == CURVES_FILE:
+            return (
+                f"{what}. The run finished; only its curves are missing: signlang plot {self.path} --out {exc.filename}"
+            )
+        if self.checkpointed is None:
+            return f"{what}. The run stopped before its first checkpoint, so there is nothing to resume: start it again"
+        model, epoch = self.checkpointed
+        last = f"{CHECKPOINT_DIR}/{checkpoint_name(model, 'last')}"
+        return (
+            f"{what}. The run stopped; it is resumable from epoch {epoch} ({last}): "
+            f"make room, then: python run.py trainer.resume={self.path}"
+        )
+
+    def _final_status(self, status: str, **fields: Any) -> None:
+        """Record how the session ended, as far as the disk lets us (the message already says why)."""
+        if not self.session_started:
+            return
+        try:
+            self.set_status(status, **fields)
+        except (OSError, RunNotWritten) as e:
+            log.warning("summary.json could not record that the run %s (%s)", status, getattr(e, "strerror", e))
+
+    def _check_present(self) -> None:
+        """Never recreate a run folder that was removed under a running run (a write would bring back half of it)."""
+        if not self.path.is_dir():
+            raise FileNotFoundError(errno.ENOENT, "the run folder is gone", str(self.path))
 
 
 def _json_bytes(obj: Any):

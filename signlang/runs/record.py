@@ -17,6 +17,7 @@ HYDRA_DIR = ".hydra"  # Hydra's record of the composed config (resumed sessions:
 CONFIG_FILE = "config.yaml"
 EVAL_DIR = "eval"  # eval/<split>/: metrics.json, predictions.csv, confusion matrices
 CURVES_FILE = "curves.png"
+LOCK_FILE = ".lock"  # held by the one process writing the run (signlang.runs.lock)
 STATUSES = ("running", "finished", "failed", "interrupted")
 
 

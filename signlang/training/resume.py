@@ -211,6 +211,7 @@ def restore(fit: Fit, state: dict[str, Any]) -> None:
     fit.loop.epoch, fit.loop.steps, fit.loop.history = loop["epoch"], loop["steps"], list(loop["history"])
     fit.summary.update({k: v for k, v in fit.run.read_summary().items() if k in ("best_epoch", "best")})
     set_rng_state(state["rng"])
+    fit.run.checkpointed = (fit.model_name, fit.loop.epoch)  # what a later failure can resume from
     if fit.loop.steps >= fit.total_steps and fit.run.previous_status == "finished":
         raise ConfigError(
             f"the run already trained {fit.loop.steps} steps ({fit.loop.epoch} epochs), its full length; "

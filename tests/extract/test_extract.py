@@ -222,3 +222,36 @@ def test_the_console_shows_progress_and_summary_and_nothing_from_mediapipe(tmp_p
         "protobuf",
     )
     assert not [line for line in (native.err + native.out).splitlines() if any(n in line for n in noise)]
+
+
+def test_a_truncated_video_is_named_as_partial_and_ffmpeg_stays_off_the_console(tmp_path, capfd, shared_data):
+    """A good video and the first 20 KB of another: the summary names the cut one ("partial: decoding
+    stopped after 13 of 64 frames"), FFmpeg's own lines never reach the console, and --skip-partial
+    leaves the clip out."""
+    src = tmp_path / "videos"
+    src.mkdir()
+    shutil.copy(shared_data / "videos" / "SOUP.mp4", src)
+    (src / "FOOTBALL_cut.mp4").write_bytes((shared_data / "videos" / "FOOTBALL.mp4").read_bytes()[:20_000])
+    capfd.readouterr()
+    written = run_command("extract", str(src), "--out", str(tmp_path / "all"), "--fps", "10", "--workers", "2")
+    native = capfd.readouterr()
+    shown = written.stdout + written.stderr + native.out + native.err
+    assert written.returncode == 0
+    assert (
+        "partial FOOTBALL_cut.mp4: decoding stopped after 13 of 64 frames (FFmpeg: Invalid NAL unit size"
+        in " ".join(shown.split())
+    )
+    assert "@ 0x" not in shown  # FFmpeg's own "[h264 @ 0x55d0...]" lines
+    with np.load(tmp_path / "all" / "FOOTBALL_cut.npz") as z:
+        meta = json.loads(str(z["meta"]))
+    assert (meta["decoded_frames"], meta["expected_frames"]) == (13, 64) and meta["partial"].startswith(
+        "decoding stopped"
+    )
+    with np.load(tmp_path / "all" / "SOUP.npz") as z:
+        assert json.loads(str(z["meta"]))["partial"] is None  # a whole video is not partial
+    skipped = run_command("extract", str(src), "--out", str(tmp_path / "whole"), "--fps", "10", "--skip-partial")
+    assert skipped.returncode == 0 and "not written (--skip-partial)" in " ".join(
+        (skipped.stdout + skipped.stderr).split()
+    )
+    assert sorted(p.name for p in (tmp_path / "whole").glob("*.npz")) == ["SOUP.npz"]
+    assert "FOOTBALL_cut" not in (tmp_path / "whole" / "labels.csv").read_text()

@@ -6,8 +6,8 @@ import csv
 
 import pytest
 import torch
-from conftest import compose_config
-from test_trainer import default_callbacks, fit_with, small_transformer
+from conftest import compose_config, default_callbacks, small_transformer
+from test_trainer import fit_with
 
 from signlang.core.errors import ConfigError
 from signlang.runs.checkpoints import load_checkpoint

@@ -173,6 +173,26 @@ def test_a_signal_stops_cleanly_and_the_run_resumes_without_losing_an_epoch(tmp_
     assert [int(r["epoch"]) for r in metrics(folder)] == list(range(1, done + 3))
 
 
+def test_a_second_writer_is_refused_while_the_run_trains_and_let_in_once_its_process_died(tmp_path):
+    """python run.py trainer.resume=RUN from another terminal (or a scheduler's retry) while RUN trains:
+    refused before anything is written, naming the process; after that process is killed, the resume
+    goes on, and metrics.csv has every epoch once."""
+    folder = tmp_path / "run"
+    proc = start(folder, "trainer.max_epochs=400")
+    wait_for_epochs(folder, 2, proc)
+    second = run_app(f"trainer.resume={folder}", "trainer.max_epochs=500")
+    out = second.stdout + second.stderr
+    assert second.returncode == 1 and "Traceback" not in out
+    assert f"{folder} is being written by process {proc.pid}" in out and "one writer at a time" in out
+    assert not list((folder / ".hydra").glob("resumed_*"))  # nothing of the refused session was written
+    proc.send_signal(signal.SIGKILL)  # as a power cut would: no clean-up at all
+    proc.wait(timeout=30)
+    done = len(metrics(folder))
+    result = run_app(f"trainer.resume={folder}", f"trainer.max_epochs={done + 2}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [int(r["epoch"]) for r in metrics(folder)] == list(range(1, done + 3))
+
+
 def test_sigkill_in_the_middle_of_a_save_leaves_the_previous_checkpoint(tmp_path):
     """A process killed while a checkpoint is half written (the writer blocks there, so the kill always
     lands mid-save): the previous file is intact, only a temp file is left."""

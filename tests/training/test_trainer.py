@@ -9,22 +9,17 @@ import logging
 
 import pytest
 import torch
-from conftest import build_model, tiny_synthetic
+from conftest import build_model, default_callbacks, small_transformer, tiny_synthetic
 from torch import nn
 
 from signlang.core.errors import ConfigError
 from signlang.runs.checkpoints import load_checkpoint
 from signlang.runs.folder import RunFolder
 from signlang.runs.record import METRIC_COLUMNS
-from signlang.training.callbacks import Checkpoint, Console, FiniteLoss, TrainingDiverged
+from signlang.training.callbacks import TrainingDiverged
 from signlang.training.optim import param_groups
 from signlang.training.schedulers import cosine
 from signlang.training.trainer import Trainer
-
-
-def default_callbacks(**checkpoint):
-    """What conf/callbacks/default.yaml builds (without the progress bar)."""
-    return [Checkpoint(**checkpoint), FiniteLoss(), Console(progress=False)]
 
 
 def fit(tmp_path, model, kind="keypoints", epochs=3):
@@ -108,10 +103,6 @@ def test_bad_trainer_settings():
 def test_asking_for_cuda_without_it_is_a_config_error():
     with pytest.raises(ConfigError, match="CUDA is not available"):
         Trainer(device="cuda")
-
-
-def small_transformer():
-    return build_model("transformer", d_model=32, num_layers=1, num_heads=4, dim_feedforward=64)
 
 
 def fit_with(tmp_path, model=None, epochs=3, lr=3e-3, data=None, callbacks=None, **trainer_options):
