@@ -6,6 +6,11 @@ Stratified by gloss (each gloss split in the same proportions, at least one clip
 with ``--group-by COLUMN`` every value of that column (a signer, a session) lands in exactly one
 split. Files are copied (``--link`` makes hard links, or symlinks across file systems). Clips with
 identical content in different splits are reported as leakage; exact duplicates inside a split too.
+
+``--leave-out N`` (and ``--leave-out-val M``) set glosses aside for measuring "not a sign I know":
+N glosses (then M more), drawn with the seed, leave every split, and all their clips go to
+``keypoints_unknown_test/`` (``keypoints_unknown_val/``) with ``unknown_{test,val}_labels.csv``.
+The known splits are the ones made without them, less their clips.
 """
 
 from __future__ import annotations
@@ -56,10 +61,15 @@ def split_dataset(
     group_by: str | None = None,
     seed: int = 0,
     link: bool = False,
+    leave_out: int = 0,
+    leave_out_val: int = 0,
 ) -> dict:
-    """Write ``out/keypoints_{train,val,test}/`` and ``{split}_labels.csv``; returns counts and leaks."""
+    """Write ``out/keypoints_{train,val,test}/`` and ``{split}_labels.csv`` (and the left-out glosses'
+    ``keypoints_unknown_{test,val}/``); returns counts and leaks."""
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         raise ConfigError(f"--val ({val}) and --test ({test}) must be fractions that leave some training data")
+    if leave_out < 0 or leave_out_val < 0:
+        raise ConfigError("--leave-out and --leave-out-val count glosses: 0 or more")
     table = read_label_table(labels)
     if group_by and group_by not in table.columns:
         raise ConfigError(f"--group-by {group_by}: {labels} has no such column (columns: {', '.join(table.columns)})")
@@ -76,8 +86,18 @@ def split_dataset(
     fractions = {"train": 1 - val - test, "val": val, "test": test}
     table["split"] = assign(table, fractions, group_by, seed)
     table["hash"] = [content_hash(files[f]) for f in table["file"]]
+    glosses = np.sort(table["gloss"].unique())
+    if leave_out + leave_out_val >= len(glosses):
+        raise ConfigError(
+            f"--leave-out {leave_out} + --leave-out-val {leave_out_val} leave none of the {len(glosses)} glosses"
+        )
+    drawn = np.random.default_rng(seed).permutation(glosses)
+    unknown = {"unknown_test": drawn[:leave_out], "unknown_val": drawn[leave_out : leave_out + leave_out_val]}
+    for name, chosen in unknown.items():
+        if len(chosen):
+            table.loc[table["gloss"].isin(chosen), "split"] = name
 
-    for name in SPLITS:
+    for name in [*SPLITS, *(k for k, v in unknown.items() if len(v))]:
         rows = table[table["split"] == name]
         for f in rows["file"]:
             place(files[f], out / f"keypoints_{name}" / f"{f}.npz", link)
@@ -89,10 +109,12 @@ def split_dataset(
     for _, rows in table.groupby("hash"):
         if len(rows) > 1:
             (leaks if rows["split"].nunique() > 1 else duplicates).append(list(zip(rows["file"], rows["split"])))
+    parts = [*SPLITS, *(k for k, v in unknown.items() if len(v))]
     return {
-        "counts": table["split"].value_counts().reindex(SPLITS, fill_value=0).to_dict(),
-        "glosses": {s: int(table.loc[table["split"] == s, "gloss"].nunique()) for s in SPLITS},
-        "groups": {s: int(table.loc[table["split"] == s, group_by].nunique()) for s in SPLITS} if group_by else None,
+        "counts": table["split"].value_counts().reindex(parts, fill_value=0).to_dict(),
+        "glosses": {s: int(table.loc[table["split"] == s, "gloss"].nunique()) for s in parts},
+        "left_out": {k: sorted(int(g) for g in v) for k, v in unknown.items() if len(v)},
+        "groups": {s: int(table.loc[table["split"] == s, group_by].nunique()) for s in parts} if group_by else None,
         "leaks": leaks,
         "duplicates": duplicates,
     }

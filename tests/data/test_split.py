@@ -76,3 +76,25 @@ def test_bad_arguments(flat, tmp_path):
         split_dataset(folder, labels, tmp_path / "o", group_by="nobody")
     with pytest.raises(ConfigError, match="fractions"):
         split_dataset(folder, labels, tmp_path / "o", val=0.6, test=0.5)
+
+
+def test_left_out_glosses_leave_every_split_with_all_their_clips(flat, tmp_path):
+    folder, labels = flat
+    plain = split_dataset(folder, labels, tmp_path / "plain", val=0.2, test=0.2, seed=3)
+    result = split_dataset(folder, labels, tmp_path / "out", val=0.2, test=0.2, seed=3, leave_out=1, leave_out_val=1)
+    (test_gloss,), (val_gloss,) = result["left_out"]["unknown_test"], result["left_out"]["unknown_val"]
+    assert test_gloss != val_gloss and result["counts"]["unknown_test"] == result["counts"]["unknown_val"] == 15
+    for part, gloss in (("unknown_test", test_gloss), ("unknown_val", val_gloss)):
+        table = pd.read_csv(tmp_path / "out" / f"{part}_labels.csv")
+        assert (
+            set(table["gloss"]) == {gloss} and len(list((tmp_path / "out" / f"keypoints_{part}").glob("*.npz"))) == 15
+        )
+    for split in ("train", "val", "test"):  # the known splits: as without leaving out, less those glosses
+        known = pd.read_csv(tmp_path / "out" / f"{split}_labels.csv")
+        before = pd.read_csv(tmp_path / "plain" / f"{split}_labels.csv")
+        assert known["file"].tolist() == before.loc[~before["gloss"].isin([test_gloss, val_gloss]), "file"].tolist()
+    assert plain["counts"]["train"] == 36
+    with pytest.raises(ConfigError, match="leave none"):
+        split_dataset(folder, labels, tmp_path / "x", leave_out=3, leave_out_val=1)
+    shown = run_command("split", str(folder), str(labels), "--out", str(tmp_path / "cli"), "--leave-out", "1")
+    assert shown.returncode == 0 and "unknown_test: glosses" in shown.stdout
