@@ -47,9 +47,9 @@ def small_transformer():
 
 def default_callbacks(**checkpoint):
     """What conf/callbacks/default.yaml builds (without the progress bar)."""
-    from signlang.training.callbacks import Checkpoint, Console, FiniteLoss
+    from signlang.training.callbacks import Checkpoint, Console, FiniteLoss, Rejection
 
-    return [Checkpoint(**checkpoint), FiniteLoss(), Console(progress=False)]
+    return [Checkpoint(**checkpoint), FiniteLoss(), Console(progress=False), Rejection()]
 
 
 def tiny_synthetic(kind: str = "keypoints", **kw) -> SyntheticData:
@@ -202,3 +202,17 @@ def trained_run(tmp_path_factory) -> dict[str, Path]:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return {"run": base / "run", "data": root, "names": names}
+
+
+def with_rest(x, mask, frames: int = 15):
+    """A clip with the signer at rest before and after: hands not found, the body where it was."""
+    import numpy as np
+
+    from signlang.core.layout import LEFT_HAND, RIGHT_HAND
+
+    rest_x = np.repeat(x[:1], frames, axis=0)
+    rest_m = np.repeat(mask[:1], frames, axis=0)
+    for hand in (LEFT_HAND, RIGHT_HAND):
+        rest_m[:, hand.start : hand.stop] = False
+        rest_x[:, 2 * hand.start : 2 * hand.stop] = 0
+    return np.concatenate([rest_x, x, rest_x]), np.concatenate([rest_m, mask, rest_m])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -21,11 +22,12 @@ from signlang.data.cache import npz_length
 from signlang.data.labels import clip_name, read_label_table
 from signlang.data.validate import check_clip
 from signlang.evaluation.evaluate import load_run
+from signlang.evaluation.live import LiveWorker
 from signlang.evaluation.predict import extraction_options, predict_files
 from signlang.extract.pipeline import extract_one
-from signlang.figures.skeleton import load_keypoints
+from signlang.figures.skeleton import draw_frame, load_keypoints
 from signlang.runs.checkpoints import find_checkpoint, load_checkpoint
-from signlang.runs.record import CHECKPOINT_DIR, EVAL_DIR, METRICS_FILE
+from signlang.runs.record import CHECKPOINT_DIR, EVAL_DIR, METRICS_FILE, PREDICTIONS_FILE
 from signlang.runs.table import METRICS, collect, differing, find_runs, seed_groups, select
 
 VIDEO_TYPES = [suffix.lstrip(".") for suffix in VIDEO_SUFFIXES]  # what the upload box takes
@@ -101,7 +103,10 @@ class RunReport:
 def run_report(run_dir: Path) -> RunReport:
     run_dir = Path(run_dir)
     metrics = pd.read_csv(run_dir / METRICS_FILE) if (run_dir / METRICS_FILE).is_file() else pd.DataFrame()
-    reports = sorted((run_dir / EVAL_DIR).glob("*/metrics.json"), key=lambda p: p.stat().st_mtime)
+    reports = sorted(  # clip reports: the open-set and stream reports hold other numbers
+        (p for p in (run_dir / EVAL_DIR).glob("*/metrics.json") if (p.parent / PREDICTIONS_FILE).is_file()),
+        key=lambda p: p.stat().st_mtime,
+    )
     if not reports:
         return RunReport(metrics, None, {}, pd.DataFrame(), pd.DataFrame(), None)
     folder = reports[-1].parent
@@ -113,7 +118,7 @@ def run_report(run_dir: Path) -> RunReport:
             if v["support"]
         ]
     ).sort_values(["accuracy", "class"])
-    predictions = pd.read_csv(folder / "predictions.csv", dtype={"file": str, "true": str, "predicted": str})
+    predictions = pd.read_csv(folder / PREDICTIONS_FILE, dtype={"file": str, "true": str, "predicted": str})
     wrong = predictions[predictions["correct"] == 0]
     confusions = (
         wrong.groupby(["true", "predicted"])["file"]
@@ -259,3 +264,76 @@ def person_found(clip: Path) -> bool:
 def upload_dir() -> Path:
     """Where uploads and their extraction go: a temp folder, never a run folder."""
     return Path(tempfile.mkdtemp(prefix="signlang-app-"))
+
+
+# ----------------------------------------------------------------------------------- live camera
+def rejection_note(result: dict[str, Any]) -> str:
+    r = result.get("rejection") or {}
+    return f"rejection score {r.get('score', float('nan')):.2f} below the run's threshold {r.get('threshold', 0):.2f}"
+
+
+class LiveSession:
+    """One browser session's camera: a :class:`LiveWorker` for one run, and the frame callback that
+    feeds it and draws the newest skeleton and answer over the picture."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.worker = LiveWorker(str(run_dir)).__enter__()
+
+    def on_frame(self, frame):
+        """streamlit-webrtc's ``video_frame_callback`` (its own thread): the picture back, drawn on."""
+        import av
+
+        image = frame.to_ndarray(format="rgb24")
+        self.worker.submit(image)
+        if self.worker.keypoints is not None:
+            points, mask = self.worker.keypoints
+            last = self.worker.signs[-1].answer["answer"] if self.worker.signs else None
+            image = draw_frame(points.reshape(-1, 2), mask, label=last, background=image)
+        return av.VideoFrame.from_ndarray(image, format="rgb24")
+
+    def close(self) -> None:
+        self.worker.close()
+
+
+def live_session(state, run_dir: Path) -> LiveSession:
+    """The session's live worker for ``run_dir``: made once, replaced when another run is picked."""
+    session = state.get("live")
+    if session is not None and (session.run_dir != Path(run_dir) or not session.worker.alive()):
+        session.close()
+        session = None
+    if session is None:
+        session = state["live"] = LiveSession(run_dir)
+    return session
+
+
+def live_rows(signs: list) -> list[dict[str, Any]]:
+    """The signs found so far, newest first, as table rows; a sign shown for the first time gets
+    ``shown_s``: the time from the hands going down to now, when the page shows its answer."""
+    rows = []
+    for sign in signs:
+        if sign.shown_s is None and sign.hands_down_at is not None:
+            sign.shown_s = time.monotonic() - sign.hands_down_at
+    for number, sign in reversed(list(enumerate(signs, 1))):
+        best = sign.answer["gloss"][0]
+        rows.append(
+            {
+                "#": number,
+                "sign": sign.answer["answer"],
+                "confidence": f"{best['confidence']:.2f}",
+                "nearest": best["label"],
+                "at (s)": f"{sign.start_s:.1f}-{sign.end_s:.1f}",
+                "answered after (s)": "" if sign.latency_s is None else f"{sign.latency_s:.2f}",
+                "shown after (s)": "" if sign.shown_s is None else f"{sign.shown_s:.2f}",
+            }
+        )
+    return rows
+
+
+def live_status(worker: LiveWorker) -> str:
+    s = worker.stats.summary()
+    ms = s["extract_ms"]["median"] if s["extract_ms"] else float("nan")
+    return (
+        f"{s['processed']} frames read ({ms:.0f} ms each), {s['dropped']} dropped while busy; "
+        f"{len(worker.signs)} sign(s)"
+    )

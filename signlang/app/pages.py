@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from signlang.app import logic
 from signlang.core.errors import SignlangError
+from signlang.data.segments import CLOSE_GAP_S
 from signlang.figures.skeleton import clip_frames, gif_bytes
 from signlang.runs.record import PANELS
 from signlang.runs.table import METRICS, SORT_KEYS
@@ -160,6 +162,10 @@ def predict(root: Path) -> None:
         st.info(f"no trained run under {root} yet")
         return
     run = st.selectbox("run", runs, key="predict-run")
+    source = st.radio("from", ["a file", "the camera"], horizontal=True, key="predict-source")
+    if source == "the camera":
+        camera(root / run)
+        return
     upload = st.file_uploader("a video or a .npz clip", type=[*logic.VIDEO_TYPES, "npz"], key="predict-upload")
     picked = st.text_input("... or the path of a clip or video", key="predict-path")
     if upload is None and not picked:
@@ -197,7 +203,11 @@ def predict(root: Path) -> None:
             )
             return
     best, category = result["gloss"][0], result["category"][0]
-    st.subheader(f"{best['label']}  ({100 * best['confidence']:.1f} %)")
+    if result["known"]:
+        st.subheader(f"{best['label']}  ({100 * best['confidence']:.1f} %)")
+    else:
+        st.subheader("unknown: not a sign this run knows")
+        st.caption(f"nearest gloss {best['label']} ({100 * best['confidence']:.1f} %), {logic.rejection_note(result)}")
     st.caption(f"category: {category['label']} ({100 * category['confidence']:.1f} %)")
     left, right = st.columns(2)
     left.table(
@@ -219,3 +229,43 @@ def predict(root: Path) -> None:
         (right if video else left).image(gif, caption=f"extracted skeleton, {len(frames)} frames")
     except SignlangError:
         st.caption("(a features clip: no skeleton to show)")
+
+
+def camera(run_dir: Path) -> None:
+    """Live: the browser's camera -> keypoints -> signs -> glosses as they are signed, with the
+    skeleton drawn over the picture. Everything runs here, in this process and one worker beside it
+    (``signlang.evaluation.live``); the picture goes from the browser to this machine only."""
+    try:
+        from streamlit_webrtc import WebRtcMode, webrtc_streamer
+    except ImportError:
+        st.error("the camera needs streamlit-webrtc: pip install -e '.[app]'")
+        return
+    live = logic.live_session(st.session_state, run_dir)
+    st.caption(
+        f"sign with your hands down between signs; a sign is read {CLOSE_GAP_S:.1f} s after your hands go "
+        f"down. Keypoints at {live.worker.fps:.0f} frames a second."
+    )
+    picture, listing = st.columns([3, 2])
+    with picture:
+        context = webrtc_streamer(
+            key="camera",
+            mode=WebRtcMode.SENDRECV,
+            video_frame_callback=live.on_frame,
+            rtc_configuration={"iceServers": []},  # this machine only: no STUN or TURN server
+            media_stream_constraints={"video": {"width": 640, "height": 480}, "audio": False},
+        )
+    signs, stats = listing.empty(), listing.empty()
+    while context.state.playing:
+        if live.worker.error:
+            st.error(f"the live worker stopped: {live.worker.error}")
+            break
+        rows = logic.live_rows(live.worker.signs)
+        with signs.container():
+            if rows:
+                newest = rows[0]
+                st.subheader(f"{newest['sign']}  ({newest['confidence']})")
+                st.table(pd.DataFrame(rows).set_index("#"))
+            else:
+                st.info("waiting for the first sign" if live.worker.ready else "starting MediaPipe and the model")
+        stats.caption(logic.live_status(live.worker))
+        time.sleep(0.2)

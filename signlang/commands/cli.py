@@ -26,8 +26,9 @@ log = logging.getLogger("signlang")
 COMMANDS = {
     "train": (None, "[overrides]", "same as python run.py [overrides]"),
     "validate": ("validate", "DIR [--labels CSV]", "check a folder of .npz clips and its labels CSV"),
-    "evaluate": ("evaluate", "RUN_DIR", "evaluate a run's checkpoint and write eval/<split>/"),
-    "predict": ("predict", "RUN_DIR FILE...", "gloss and category of .npz clips or videos"),
+    "evaluate": ("evaluate", "RUN_DIR", "evaluate a run's checkpoint (--unknown, --streams) into eval/<split>/"),
+    "predict": ("predict", "RUN_DIR FILE...", "gloss and category of .npz clips or videos (--stream: every sign)"),
+    "calibrate": ("calibrate", "RUN_DIR", "choose when a run's checkpoint answers 'unknown'"),
     "runs": ("runs", "[ROOT]", "table of runs and sweep jobs"),
     "plot": ("plot", "RUN_DIR...", "learning curves of one or more runs to PNG"),
     "resume-sweep": ("resume_sweep", "SWEEP_DIR", "re-launch the jobs of a sweep that did not finish"),

@@ -1,6 +1,8 @@
-"""``signlang evaluate RUN_DIR [--split test|val|train] [--checkpoint best|last] [--data-dir DIR --labels CSV]``:
-score a run's checkpoint again, from the run folder alone, into a new ``eval/<split>/`` (an earlier
-report is never overwritten)."""
+"""``signlang evaluate RUN_DIR [--split test|val|train] [--checkpoint best|last] [--data-dir DIR --labels CSV]
+[--unknown DIR...] [--streams]``: score a run's checkpoint again, from the run folder alone, into a new
+``eval/<split>/`` (an earlier report is never overwritten). ``--unknown``: how well its rejection
+tells the split's clips from clips of signs it does not know (``eval/<split>_open/``); ``--streams``:
+the split's clips put end to end in random streams, each sign found and read (``eval/<split>_streams/``)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from signlang.commands.predict import add_segmenter_arguments, segmenter_settings
 from signlang.core.errors import ConfigError
 from signlang.evaluation.evaluate import evaluate_checkpoint, load_run
+from signlang.evaluation.open_set import evaluate_open_set, load_unknown
 from signlang.evaluation.report import TOP_K
+from signlang.evaluation.stream import evaluate_streams
 from signlang.training.runtime import resolve_device
 
 
@@ -40,6 +45,8 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
         name = split
     if args.checkpoint != "best":
         name = f"{name}_{args.checkpoint}"
+    if args.unknown or args.streams:
+        return open_set_and_streams(args, run, data, clips, name, device, console)
     result = evaluate_checkpoint(
         run.path,
         run.model,
@@ -59,11 +66,77 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     return 0
 
 
+def open_set_and_streams(args, run, data, clips, name, device, console: Console) -> int:
+    """``--unknown`` and ``--streams``: the two reports that go beyond clip accuracy."""
+    if args.unknown:
+        report = evaluate_open_set(run, clips, name, load_unknown(run, args.unknown, data), device)
+        table = Table(
+            "unknown clips",
+            "clips",
+            "AUROC",
+            "false accept",
+            "false reject",
+            "known acc",
+            "with rejection",
+            title=f"{run.path.name}: {name} vs signs it does not know ({report['score']})",
+        )
+        for label, r in {**report["by_unknown_set"], "all": report["all_unknown"]}.items():
+            table.add_row(
+                label,
+                str(r["unknown_clips"]),
+                f"{r['auroc']:.3f}",
+                f"{r['false_accept']:.3f}",
+                f"{r['false_reject']:.3f}",
+                f"{r['known_accuracy']:.3f}",
+                f"{r['known_accuracy_with_rejection']:.3f}",
+            )
+        console.print(table)
+        console.print(f"report: {report['report']}")
+    if args.streams:
+        m = evaluate_streams(
+            run,
+            clips,
+            name,
+            device,
+            seed=args.stream_seed,
+            min_signs=args.signs[0],
+            max_signs=args.signs[1],
+            rounds=args.stream_rounds,
+            live_fps=args.live_fps,
+            **segmenter_settings(args),
+        )
+        table = Table(title=f"{run.path.name}: streams of {name} clips", show_header=False)
+        for key in (
+            "streams",
+            "true_signs",
+            "found_signs",
+            "precision",
+            "recall",
+            "gloss_accuracy_matched",
+            "gloss_accuracy_alone_same_clips",
+            "signs_read_correctly",
+            "report",
+        ):
+            value = m[key]
+            table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+        console.print(table)
+    return 0
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("run_dir", help="a run folder (experiments/runs/<run> or a sweep job)")
     parser.add_argument("--split", choices=["test", "val", "train"], help="default: test if the run has one, else val")
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best")
     parser.add_argument("--data-dir", help="evaluate on another folder of .npz clips ...")
     parser.add_argument("--labels", help="... with this labels CSV")
+    parser.add_argument(
+        "--unknown", nargs="+", metavar="DIR", help="folders of .npz clips of signs the run does not know"
+    )
+    parser.add_argument("--streams", action="store_true", help="find and read signs in streams made of the clips")
+    parser.add_argument("--signs", nargs=2, type=int, default=[3, 10], metavar=("MIN", "MAX"), help="signs per stream")
+    parser.add_argument("--stream-rounds", type=int, default=1, help="each clip appears this many times in all")
+    parser.add_argument("--stream-seed", type=int, default=0)
+    parser.add_argument("--live-fps", type=float, metavar="FPS", help="--streams: read them as the camera path does")
+    add_segmenter_arguments(parser, "--streams: ")
     parser.add_argument("--device", default="auto")
     return parser

@@ -36,3 +36,9 @@ KIND_DESCRIPTIONS = {
     "frames": "video frames [T,3,299,299]",
 }
 DATA_FOR_KIND = {"keypoints": "data=keypoints", "features": "data=features", "frames": "data=frames"}
+
+
+def detected_points(x):
+    """``[T,78]`` where a point of keypoints ``x [T,156]`` was found, for clips stored without a
+    ``mask``: extraction writes (0, 0) for a point it did not find."""
+    return x.reshape(len(x), NUM_POINTS, 2).any(axis=-1)

@@ -38,6 +38,7 @@ class TrainingData:
     )
     val: Any  # batches of the val split, sorted by length, every clip once
     statistics: Callable[[], Iterable[Batch]]  # the training split normalised, never augmented: what InputNorm fits
+    val_once: Callable[[], Iterable[Batch]]  # every val clip once, normalised, on every rank (calibration)
     gloss_names: list[str]
     cat_names: list[str]
     extraction: dict | None  # how the clips were extracted from videos (recorded for signlang predict)
@@ -166,6 +167,7 @@ class ClipData:
             train=self.loader(train, train=True, seed=seed, **place),
             val=self.loader(val, train=False, **place),
             statistics=lambda: eval_batches(train, self.transform, self.eval_batch_size),  # all clips, every rank
+            val_once=lambda: eval_batches(val, self.transform, self.eval_batch_size),
             gloss_names=self.gloss_names,
             cat_names=self.cat_names,
             extraction=self.extraction(),

@@ -116,7 +116,7 @@ def check_arrays(path: Path, kind: str, key: str, x: np.ndarray, mask: np.ndarra
 
 def load_split(
     directory: str | Path,
-    labels: str | Path,
+    labels: str | Path | None,
     *,
     kind: str,
     key: str,
@@ -130,16 +130,21 @@ def load_split(
     only: Collection[str] | None = None,
 ) -> ClipSet | LazyClipSet:
     """Load every clip named by ``labels`` (or only the clips ``only`` names) from ``directory``,
-    held as ``cache`` says (signlang.data.cache)."""
+    held as ``cache`` says (signlang.data.cache). ``labels`` None reads every ``.npz`` of the folder
+    with label 0 (clips whose labels do not matter: signs outside a model's vocabulary)."""
     if cache not in CACHE_MODES:
         raise ConfigError(f"data.cache must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(f"data directory not found: {directory}. Point data.*_dir at a folder of .npz clips")
-    table = read_labels(labels, num_gloss, num_cat)
     on_disk = {p.name[:-4]: p for p in directory.iterdir() if p.name.lower().endswith(".npz")}
     if not on_disk:
         raise DataError(f"{directory} holds no .npz files; point data.*_dir at the folder of extracted clips")
+    if labels is None:
+        table = pd.DataFrame({"file": sorted(on_disk), **{k: 0 for k in ("gloss", "cat", "occluded")}})
+        cache = "memory" if cache == "mmap" else cache
+    else:
+        table = read_labels(labels, num_gloss, num_cat)
     absent = [f for f in table["file"] if f not in on_disk]
     if absent:
         raise DataError(
@@ -378,8 +383,9 @@ class NpzData(ClipData):
         self._assignment = saved[["file", "gloss", "split"]]
         self._forget("train", "val")
 
-    def load(self, directory: str | Path, labels: str | Path, only: Collection[str] | None = None) -> ClipSet:
-        """Any folder + CSV read the way this dataset reads its splits (also for evaluating other data)."""
+    def load(self, directory: str | Path, labels: str | Path | None, only: Collection[str] | None = None) -> ClipSet:
+        """Any folder + CSV read the way this dataset reads its splits (also for evaluating other data;
+        ``labels`` None: every clip of the folder, unlabelled)."""
         return load_split(
             directory,
             labels,

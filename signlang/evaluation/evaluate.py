@@ -21,6 +21,8 @@ from signlang.core.errors import DataError
 from signlang.data.clips import ClipSet
 from signlang.data.module import ClipData
 from signlang.evaluation.report import TOP_K, headline, predict_probs, write_report
+from signlang.extract.pipeline import Options
+from signlang.models.rejection import Rejector
 from signlang.runs.checkpoints import find_checkpoint, load_checkpoint
 from signlang.runs.record import CHECKPOINT_DIR, EVAL_DIR
 
@@ -123,6 +125,19 @@ class LoadedRun:
     @property
     def cat_names(self) -> list[str]:
         return list(self.state["cat_names"])
+
+    @property
+    def rejector(self) -> Rejector | None:
+        """The checkpoint's "not a sign I know" score and threshold (``callbacks.rejection``,
+        ``signlang calibrate``); None for a checkpoint without one: every answer is a gloss."""
+        state = self.state.get("rejection")
+        return Rejector.from_state(state) if state else None
+
+    @property
+    def fps(self) -> float:
+        """The frame rate of the run's clips (as they were extracted; ``signlang extract``'s default when
+        the run does not record it)."""
+        return float((self.state.get("extraction") or {}).get("target_fps") or Options().fps)
 
     def data(self) -> ClipData:
         """The run's data config, with relative paths taken from where training was launched."""

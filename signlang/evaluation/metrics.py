@@ -85,3 +85,55 @@ def evaluation_report(
             for v in (0, 1)
         },
     }
+
+
+# ------------------------------------------------------------------ open set: "not a sign I know"
+COVERAGES = (1.0, 0.95, 0.9, 0.8, 0.7, 0.5)
+
+
+def auroc(known: np.ndarray, unknown: np.ndarray) -> float:
+    """The chance that a known clip scores above an unknown one (ties count half): the area under
+    the ROC curve of telling them apart, by ranks (Mann-Whitney U)."""
+    known, unknown = np.asarray(known, float), np.asarray(unknown, float)
+    if len(known) == 0 or len(unknown) == 0:
+        return float("nan")
+    values = np.concatenate([known, unknown])
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(len(values))
+    sorted_values = values[order]
+    # average ranks over ties
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    ends = np.r_[starts[1:], len(values)]
+    for s, e in zip(starts, ends):
+        ranks[order[s:e]] = (s + e + 1) / 2  # 1-based mean rank of the tied block
+    u = ranks[: len(known)].sum() - len(known) * (len(known) + 1) / 2
+    return float(u / (len(known) * len(unknown)))
+
+
+def accuracy_at_coverage(scores: np.ndarray, correct: np.ndarray, coverages=COVERAGES) -> dict[str, float]:
+    """Accuracy on the ``c`` share of clips the score is surest of, for each coverage ``c``."""
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    out = {}
+    for c in coverages:
+        n = max(1, int(round(c * len(order))))
+        out[f"{c:.2f}"] = float(np.asarray(correct)[order[:n]].mean()) if len(order) else float("nan")
+    return out
+
+
+def open_set_report(
+    known_scores: np.ndarray, known_correct: np.ndarray, unknown_scores: np.ndarray, threshold: float
+) -> dict[str, Any]:
+    """How well a rejection score with its ``threshold`` tells the known clips (``known_correct``: the
+    gloss was right) from clips of signs outside the vocabulary."""
+    accepted = known_scores >= threshold
+    return {
+        "known_clips": int(len(known_scores)),
+        "unknown_clips": int(len(unknown_scores)),
+        "auroc": auroc(known_scores, unknown_scores),
+        "threshold": float(threshold),
+        "false_reject": float((~accepted).mean()) if len(accepted) else float("nan"),
+        "false_accept": float((unknown_scores >= threshold).mean()) if len(unknown_scores) else float("nan"),
+        "known_accuracy": float(known_correct.mean()) if len(known_correct) else float("nan"),
+        "known_accuracy_with_rejection": float((known_correct & accepted).mean()) if len(accepted) else float("nan"),
+        "accuracy_at_coverage": accuracy_at_coverage(known_scores, known_correct),
+    }

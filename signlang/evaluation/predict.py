@@ -22,9 +22,9 @@ from signlang.data.clips import ClipSet
 from signlang.data.loader import eval_batches
 from signlang.data.npz import ClipArrays, check_arrays, read_clip
 from signlang.evaluation.evaluate import LoadedRun, load_run
-from signlang.evaluation.report import predict_probs
 from signlang.extract.pipeline import Options, extract_arrays
 from signlang.models.inception import IMAGENET
+from signlang.models.rejection import UNKNOWN, Outputs, infer, softmax
 from signlang.training.runtime import resolve_device
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,21 @@ def extraction_options(run: LoadedRun, iv3_weights: str | None = None):
     )
 
 
-def video_clip(video: Path, kind: str, options, save_dir: Path | None = None) -> ClipArrays:
-    """Extract ``video`` and return the array the model reads; raises DataError when nobody is in it."""
+def input_keys(run: LoadedRun) -> tuple[str, str | None]:
+    """The array a ``.npz`` holds the run's input in, and its fallback: as the run read its training
+    clips (``data.key``)."""
+    kind = run.model.input_kind
+    if kind not in ARRAY_KEYS:
+        raise ConfigError(
+            f"this run's model reads {kind}; signlang predict takes videos or .npz clips of keypoints or features"
+        )
+    key, fallback = ARRAY_KEYS[kind]
+    return run.config.data.get("key", key), run.config.data.get("fallback_key", fallback)
+
+
+def extract_video(video: Path, options, save_dir: Path | None = None) -> dict[str, np.ndarray]:
+    """Extract ``video`` (``--save-npz``: keep the ``.npz`` in ``save_dir``); raises DataError when
+    nobody is in it."""
     log.info("extracting %s", video.name)
     arrays, meta = extract_arrays(video, options)
     if meta["partial"]:
@@ -79,6 +92,12 @@ def video_clip(video: Path, kind: str, options, save_dir: Path | None = None) ->
         saved = {**arrays, "meta": np.array(json.dumps(meta))}
         atomic_write(target, lambda f: np.savez_compressed(f, **saved))
         log.info("saved %s", target)
+    return arrays
+
+
+def video_clip(video: Path, kind: str, options, save_dir: Path | None = None) -> ClipArrays:
+    """Extract ``video`` and return the array the model reads; raises DataError when nobody is in it."""
+    arrays = extract_video(video, options, save_dir)
     key = ARRAY_KEYS[kind][0]
     return check_arrays(video, kind, key, arrays[key], arrays["mask"] if kind == "keypoints" else None)
 
@@ -97,12 +116,7 @@ def predict_files(
     dev = resolve_device(device)
     run = load_run(run_dir, checkpoint, dev)
     kind = run.model.input_kind
-    if kind not in ARRAY_KEYS:
-        raise ConfigError(
-            f"this run's model reads {kind}; signlang predict takes videos or .npz clips of keypoints or features"
-        )
-    key, fallback = ARRAY_KEYS[kind]  # a run trained on .npz files reads them as it did (data.key)
-    key, fallback = run.config.data.get("key", key), run.config.data.get("fallback_key", fallback)
+    key, fallback = input_keys(run)
     paths = [Path(f) for f in files]
     for path in paths:
         if not path.is_file():
@@ -123,25 +137,45 @@ def predict_files(
             errors[path] = str(e)
     results: dict[Path, dict[str, Any]] = {p: {"file": str(p), "error": e} for p, e in errors.items()}
     if clips:
-        names = [p.name for p in clips]
-        zeros = [0] * len(clips)
         masks = [c.mask for c in clips.values()]
-        batch = ClipSet.from_clips(
-            [c.x for c in clips.values()],
-            zeros,
-            zeros,
-            zeros,
-            names,
-            masks if all(m is not None for m in masks) else None,
-        )
-        gloss_probs, cat_probs = predict_probs(run.model, eval_batches(batch, run.transform), len(batch), dev)
-        for path, g, c in zip(clips, gloss_probs, cat_probs):
-            results[path] = {
-                "file": str(path),
-                "gloss": top(g, run.gloss_names, top_k),
+        batch = clip_set([c.x for c in clips.values()], masks, [p.name for p in clips])
+        for path, answer in zip(clips, answers(run, classify(run, batch, dev), top_k)):
+            results[path] = {"file": str(path), **answer}
+    return [results[p] for p in paths]
+
+
+def clip_set(xs: list[np.ndarray], masks: list[np.ndarray | None], names: list[str]) -> ClipSet:
+    """Unlabelled clips as one ClipSet (labels 0), with their detection masks when all have one."""
+    zeros = [0] * len(xs)
+    return ClipSet.from_clips(xs, zeros, zeros, zeros, names, masks if all(m is not None for m in masks) else None)
+
+
+def classify(run: LoadedRun, clips: ClipSet, device) -> Outputs:
+    """The run's model over ``clips`` (normalised as its training clips were, never augmented)."""
+    return infer(run.model, eval_batches(clips, run.transform), device)
+
+
+def answers(run: LoadedRun, outputs: Outputs, top_k: int = 5) -> list[dict[str, Any]]:
+    """Per clip: ``answer`` (the best gloss, or ``unknown`` when the run's rejection score says it is
+    none of them), whether it is ``known``, the ``rejection`` score, and the top-k glosses and
+    categories with their confidences."""
+    rejector = run.rejector
+    scores = rejector.scores(outputs) if rejector is not None else None
+    gloss_probs, cat_probs = softmax(outputs.gloss_logits), softmax(outputs.cat_logits)
+    out = []
+    for i, (g, c) in enumerate(zip(gloss_probs, cat_probs)):
+        gloss = top(g, run.gloss_names, top_k)
+        known = scores is None or bool(scores[i] >= rejector.threshold)
+        out.append(
+            {
+                "answer": gloss[0]["label"] if known else UNKNOWN,
+                "known": known,
+                "rejection": None if scores is None else {"score": float(scores[i]), "threshold": rejector.threshold},
+                "gloss": gloss,
                 "category": top(c, run.cat_names, top_k),
             }
-    return [results[p] for p in paths]
+        )
+    return out
 
 
 def top(probs: np.ndarray, names: list[str], k: int) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from signlang.core.files import atomic_write
 from signlang.data.clips import ClipSet
 from signlang.evaluation.metrics import confusion, evaluation_report
 from signlang.figures.plots import plot_confusion
+from signlang.runs.record import PREDICTIONS_FILE
 
 log = logging.getLogger(__name__)
 TOP_K = 5
@@ -93,7 +94,7 @@ def write_report(
         (f"{p:.4f}" for p in cat_probs.max(1)),
         clips.occluded,
     )
-    with open(out_dir / "predictions.csv", "w", newline="") as f:
+    with open(out_dir / PREDICTIONS_FILE, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(columns)
         writer.writerows(rows)

@@ -30,12 +30,12 @@ def import_mediapipe():
     return mediapipe
 
 
-class HolisticKeypoints:
-    """One video's keypoints: ``X [T,156]`` (x, y in [0, 1]) and ``mask [T,78]``.
+class HolisticTracker:
+    """MediaPipe Holistic on one stream of frames, a frame at a time (it tracks from frame to frame):
+    ``track(rgb) -> (points [156], mask [78])``. Use as a context manager; a video gets a fresh one.
 
     Pose points count as detected when their visibility is at least ``visibility``; hand and face
-    points when MediaPipe found the hand or face. A new tracker is made per video (it carries state
-    from frame to frame).
+    points when MediaPipe found the hand or face.
     """
 
     def __init__(
@@ -45,34 +45,65 @@ class HolisticKeypoints:
         self.options = dict(
             min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence
         )
+        self._holistic = None
+        self._quiet = None
+
+    def __enter__(self) -> HolisticTracker:
+        mp = import_mediapipe()
+        self._quiet = native_logs_filtered()
+        self._quiet.__enter__()
+        self._holistic = mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=1, **self.options)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self._holistic is not None:
+                self._holistic.close()
+        finally:
+            self._holistic = None
+            self._quiet.__exit__(*exc)
+
+    def track(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One RGB frame ``[H,W,3]`` uint8 -> ``points [156]`` (x, y in [0, 1], 0 where not found) and ``mask [78]``."""
+        points = np.zeros((NUM_POINTS, 2), dtype=np.float32)
+        mask = np.zeros(NUM_POINTS, dtype=bool)
+        result = self._holistic.process(frame)
+        if result.pose_landmarks:
+            for i, lm in zip(POSE, result.pose_landmarks.landmark[: len(POSE)]):
+                if lm.visibility >= self.visibility:
+                    points[i], mask[i] = (lm.x, lm.y), True
+        for block, found in ((LEFT_HAND, result.left_hand_landmarks), (RIGHT_HAND, result.right_hand_landmarks)):
+            if found:
+                points[block.start : block.stop] = [(lm.x, lm.y) for lm in found.landmark]
+                mask[block.start : block.stop] = True
+        if result.face_landmarks:
+            face = result.face_landmarks.landmark
+            points[FACE.start : FACE.stop] = [(face[i].x, face[i].y) for i in FACE_MESH_INDICES]
+            mask[FACE.start : FACE.stop] = True
+        points = np.clip(points, 0.0, 1.0) * mask[:, None]
+        return points.reshape(-1), mask
+
+
+class HolisticKeypoints:
+    """One video's keypoints: ``X [T,156]`` (x, y in [0, 1]) and ``mask [T,78]``, tracked by a fresh
+    :class:`HolisticTracker`."""
+
+    def __init__(
+        self, visibility: float = 0.5, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5
+    ) -> None:
+        self.settings = dict(
+            visibility=visibility,
+            min_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+        )
 
     def __call__(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        mp = import_mediapipe()
-        points = np.zeros((len(frames), NUM_POINTS, 2), dtype=np.float32)
+        points = np.zeros((len(frames), 2 * NUM_POINTS), dtype=np.float32)
         mask = np.zeros((len(frames), NUM_POINTS), dtype=bool)
-        with (
-            native_logs_filtered(),
-            mp.solutions.holistic.Holistic(static_image_mode=False, model_complexity=1, **self.options) as holistic,
-        ):
+        with HolisticTracker(**self.settings) as tracker:
             for t, frame in enumerate(frames):
-                result = holistic.process(frame)
-                if result.pose_landmarks:
-                    for i, lm in zip(POSE, result.pose_landmarks.landmark[: len(POSE)]):
-                        if lm.visibility >= self.visibility:
-                            points[t, i], mask[t, i] = (lm.x, lm.y), True
-                for block, found in (
-                    (LEFT_HAND, result.left_hand_landmarks),
-                    (RIGHT_HAND, result.right_hand_landmarks),
-                ):
-                    if found:
-                        points[t, block.start : block.stop] = [(lm.x, lm.y) for lm in found.landmark]
-                        mask[t, block.start : block.stop] = True
-                if result.face_landmarks:
-                    face = result.face_landmarks.landmark
-                    points[t, FACE.start : FACE.stop] = [(face[i].x, face[i].y) for i in FACE_MESH_INDICES]
-                    mask[t, FACE.start : FACE.stop] = True
-        points = np.clip(points, 0.0, 1.0) * mask[..., None]
-        return points.reshape(len(frames), -1), mask
+                points[t], mask[t] = tracker.track(frame)
+        return points, mask
 
 
 def fill_gaps(x: np.ndarray, mask: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray, int]:

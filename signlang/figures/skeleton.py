@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from signlang.core.errors import ConfigError, DataError
-from signlang.core.layout import FACE, LEFT_HAND, NUM_POINTS, POSE, RIGHT_HAND
+from signlang.core.layout import FACE, LEFT_HAND, NUM_POINTS, POSE, RIGHT_HAND, detected_points
 from signlang.data.npz import read_clip
 
 # Connections in the 78-point layout (MediaPipe's pose and hand topologies).
@@ -82,11 +82,20 @@ BACKGROUND = (250, 250, 250)
 
 
 def draw_frame(
-    points: np.ndarray, mask: np.ndarray, size: tuple[int, int] = (480, 360), label: str | None = None
+    points: np.ndarray,
+    mask: np.ndarray,
+    size: tuple[int, int] = (480, 360),
+    label: str | None = None,
+    background: np.ndarray | None = None,
 ) -> np.ndarray:
-    """One skeleton frame: ``points [78,2]`` in image coordinates ([0, 1]), ``mask [78]`` -> ``[H,W,3]`` uint8."""
-    width, height = size
-    image = Image.new("RGB", (width, height), BACKGROUND)
+    """One skeleton frame: ``points [78,2]`` in image coordinates ([0, 1]), ``mask [78]`` -> ``[H,W,3]``
+    uint8; drawn over ``background`` (a camera picture, ``[H,W,3]`` uint8, which sets the size) if given."""
+    if background is not None:
+        image = Image.fromarray(np.ascontiguousarray(background))
+        width, height = image.size
+    else:
+        width, height = size
+        image = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(image)
     xy = points * np.array([width, height])
     radius = max(2, width // 160)
@@ -104,7 +113,10 @@ def draw_frame(
             if ok:
                 draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour)
     status = "missing: " + ", ".join(missing) if missing else "all parts detected"
-    draw.text((6, height - 16), f"{label + '  ' if label else ''}{status}", fill=(60, 60, 60))
+    text = f"{label + '  ' if label else ''}{status}"
+    if background is not None:  # readable over any picture
+        draw.rectangle([0, height - 20, 8 + 6 * len(text), height], fill=(0, 0, 0))
+    draw.text((6, height - 16), text, fill=(230, 230, 230) if background is not None else (60, 60, 60))
     return np.asarray(image)
 
 
@@ -113,7 +125,7 @@ def clip_frames(x: np.ndarray, mask: np.ndarray | None = None, size: tuple[int, 
     if x.ndim != 2 or x.shape[1] != 2 * NUM_POINTS:
         raise DataError(f"a keypoint clip is [T, {2 * NUM_POINTS}]; this array is {list(x.shape)}")
     points = x.reshape(len(x), NUM_POINTS, 2)
-    mask = (points != 0).any(-1) if mask is None else mask.astype(bool)
+    mask = detected_points(x) if mask is None else mask.astype(bool)
     return [draw_frame(points[t], mask[t], size, f"frame {t + 1}/{len(x)}") for t in range(len(x))]
 
 

@@ -93,7 +93,11 @@ class SignGRU(nn.Module):
         self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``x [B,T,156]``, ``pad_mask [B,T]`` (True = padding) -> gloss and category logits."""
+        last = self.embed(x, pad_mask, lengths)
+        return self.gloss_head(last), self.cat_head(last)
+
+    def embed(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Each clip's last GRU state ``[B,H]``: what both heads read."""
         h = self.features(x, pad_mask)
         h = self.input_norm(h) if self.input_norm is not None else h
-        last = self.dropout(last_states(self.grus, h, pad_mask, lengths, self.dropout))
-        return self.gloss_head(last), self.cat_head(last)
+        return self.dropout(last_states(self.grus, h, pad_mask, lengths, self.dropout))

@@ -85,12 +85,15 @@ class InceptionV3GRU(nn.Module):
         self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``x [B,T,2048]`` (or frames with a backbone), ``pad_mask [B,T]``, optional host ``lengths`` -> logits."""
+        last = self.embed(x, pad_mask, lengths)
+        return self.gloss_head(last), self.cat_head(last)
+
+    def embed(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Each clip's last GRU state ``[B,H]``: what both heads read."""
         if self.backbone is not None:
             x = self._frame_features(x, pad_mask)
         h = self._normalise_and_drop(x)
-        last = last_states(self.grus, h, pad_mask, lengths, self.dropout)
-        last = self.dropout(last)
-        return self.gloss_head(last), self.cat_head(last)
+        return self.dropout(last_states(self.grus, h, pad_mask, lengths, self.dropout))
 
     def _normalise_and_drop(self, x: torch.Tensor) -> torch.Tensor:
         """Input standardisation and channel dropout as one fused multiply-add over the wide input

@@ -140,6 +140,12 @@ class SignTransformer(nn.Module):
         self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``x [B,T,input_dim]``, ``pad_mask [B,T]`` (True = padding) -> gloss and category logits."""
+        pooled = self.embed(x, pad_mask, lengths)
+        return self.gloss_head(pooled), self.cat_head(pooled)
+
+    def embed(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Each clip as one vector ``[B,d_model]``: what both heads read (and what a clip's distance to
+        the training clips is measured in, ``signlang.models.rejection``)."""
         f = self.features(x, pad_mask)  # float32, also from float16 storage
         f = self.input_norm(f) if self.input_norm is not None else f
         if self.mask_input:  # the detection mask (1 = detected), after standardisation: it is already 0/1
@@ -153,5 +159,4 @@ class SignTransformer(nn.Module):
         for layer in self.layers:
             h = layer(h, attend)
         h = self.norm(h)
-        pooled = h[:, 0] if self.cls_token is not None else masked_pool(h, pad_mask, self.pooling)
-        return self.gloss_head(pooled), self.cat_head(pooled)
+        return h[:, 0] if self.cls_token is not None else masked_pool(h, pad_mask, self.pooling)

@@ -26,7 +26,7 @@ from omegaconf import OmegaConf
 
 from signlang.core.errors import SignlangError, user_message
 from signlang.core.files import atomic_write
-from signlang.runs.checkpoints import save_checkpoint
+from signlang.runs.checkpoints import load_checkpoint, save_checkpoint
 from signlang.runs.lock import RunLock
 from signlang.runs.provenance import provenance
 from signlang.runs.record import (
@@ -140,6 +140,20 @@ class RunFolder:
             save_checkpoint(self.checkpoint_path(model_name, "best"), state)
         save_checkpoint(self.checkpoint_path(model_name, "last"), state)
         self.checkpointed = (model_name, int(state["epoch"]))
+
+    def update_checkpoint(self, path: Path, **fields: Any) -> dict[str, Any]:
+        """Add ``fields`` to the checkpoint at ``path`` (atomically; a field it held before is kept in
+        ``<field>_history``, so nothing it recorded is lost) and return the new state."""
+        state = load_checkpoint(path)
+        if not self.writer:
+            return state
+        self._check_present()
+        for key, value in fields.items():
+            if state.get(key) is not None:
+                state[f"{key}_history"] = [*state.get(f"{key}_history", []), state[key]]
+            state[key] = value
+        save_checkpoint(path, state)
+        return state
 
     def recorded_epochs(self) -> list[int]:
         """Epochs that already have a row in metrics.csv."""

@@ -16,6 +16,7 @@ CHECKPOINT_DIR = "checkpoints"  # <Model>_last.pt every epoch, <Model>_best.pt a
 HYDRA_DIR = ".hydra"  # Hydra's record of the composed config (resumed sessions: .hydra/resumed_<time>/)
 CONFIG_FILE = "config.yaml"
 EVAL_DIR = "eval"  # eval/<split>/: metrics.json, predictions.csv, confusion matrices
+PREDICTIONS_FILE = "predictions.csv"  # a clip report's one row per clip (eval/<split>_open/ and _streams/ have none)
 CURVES_FILE = "curves.png"
 LOCK_FILE = ".lock"  # held by the one process writing the run (signlang.runs.lock)
 STATUSES = ("running", "finished", "failed", "interrupted")

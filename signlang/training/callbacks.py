@@ -22,6 +22,8 @@ from torch import nn
 
 from signlang.core.console import duration, progress_bar
 from signlang.core.errors import ConfigError, SignlangError
+from signlang.models.rejection import DEFAULT_FALSE_REJECT, DEFAULT_SCORE, SCORES, calibrate, check_rates, infer
+from signlang.runs.checkpoints import load_checkpoint
 from signlang.training.estimate import expected_seconds
 
 if TYPE_CHECKING:  # the trainer imports this module; annotations only
@@ -313,6 +315,60 @@ class Console(Callback):
                 fit.summary["best_epoch"],
                 best["val_gloss_acc"],
                 best["val_cat_acc"],
+            )
+
+
+class Rejection(Callback):
+    """ "Not a sign I know" (``signlang.models.rejection``): when training ends, the best and last
+    checkpoints each get a rejection score with its threshold, chosen on val for a false-reject rate,
+    so ``signlang predict``, streams and the app answer ``unknown`` for a clip unlike every training
+    gloss. (``signlang calibrate RUN --unknown DIR`` chooses it again for a false-accept rate on
+    clips of signs outside the vocabulary.)"""
+
+    order = 90  # after the checkpoint callback: the best epoch is settled
+
+    def __init__(self, score: str = DEFAULT_SCORE, false_reject: float = DEFAULT_FALSE_REJECT, k: int = 1) -> None:
+        if score not in SCORES:
+            raise ConfigError(f"callbacks.rejection.score must be one of {', '.join(SCORES)}, got {score!r}")
+        check_rates(false_reject, None)
+        if not isinstance(k, int) or k < 1:
+            raise ConfigError(f"callbacks.rejection.k must be an integer >= 1, got {k!r}")
+        self.score, self.false_reject, self.k = score, float(false_reject), k
+
+    def on_fit_end(self, fit: Fit) -> None:
+        if not fit.run.writer:
+            return
+        if not hasattr(fit.eval_model, "embed"):
+            log.warning("callbacks.rejection: %s has no embed(); its answers are never 'unknown'", fit.model_name)
+            return
+        device = fit.trainer.device
+        for which in ("best", "last"):
+            path = fit.run.checkpoint_path(fit.model_name, which)
+            if not path.exists():
+                continue
+            state = load_checkpoint(path, map_location=device)
+            model = copy.deepcopy(fit.eval_model)
+            model.load_state_dict(state["model"])
+            rejector = calibrate(
+                self.score,
+                infer(model, fit.data.statistics(), device),
+                infer(model, fit.data.val_once(), device),
+                len(fit.data.gloss_names),
+                false_reject=self.false_reject,
+                k=self.k,
+            )
+            fit.run.update_checkpoint(path, rejection=rejector.state_dict())
+            c = rejector.calibration
+            log.info(
+                "rejection (%s checkpoint): %s >= %.4f is a known sign; on val it rejects %.1f%% of %d clips, "
+                "accuracy %.3f -> %.3f",
+                which,
+                self.score,
+                rejector.threshold,
+                100 * c["val_false_reject"],
+                c["val_clips"],
+                c["val_accuracy"],
+                c["val_accuracy_with_rejection"],
             )
 
 

@@ -75,3 +75,39 @@ def test_predict_page_predicts_a_clip_and_a_bad_one_is_one_message(trained_run, 
     assert not at.exception and "width 2048" in at.error[0].value  # one message, the app goes on
     at.sidebar.radio(key="page").set_value("Runs").run()
     assert not at.exception and at.dataframe[0].value["folder"].tolist() == ["run"]
+
+
+def test_the_runs_page_reads_the_clip_report_not_an_open_set_or_stream_report(trained_run, tmp_path):
+    import json
+    import shutil
+
+    from signlang.app import logic
+
+    root = tmp_path / "exp"
+    shutil.copytree(trained_run["run"], root / "run")
+    newer = root / "run" / "eval" / "test_open"  # written after the clip report, with other numbers
+    newer.mkdir()
+    (newer / "metrics.json").write_text(json.dumps({"split": "test", "all_unknown": {"auroc": 0.9}}))
+    report = logic.run_report(root / "run")
+    assert report.split == "test" and report.headline["clips"] == 12
+    at = open_app(root)
+    assert not at.exception
+
+
+def test_live_rows_list_the_newest_sign_first_with_when_it_was_shown():
+    import time
+
+    from signlang.app.logic import live_rows
+    from signlang.evaluation.live import LiveSign
+
+    def sign(label: str, start: float) -> LiveSign:
+        answer = {"answer": label, "gloss": [{"label": label, "confidence": 0.9}]}
+        return LiveSign(0, 10, start, start + 1, answer, 0.4, 5.0, time.monotonic() - 0.5)
+
+    signs = [sign("HELLO", 0.0), sign("unknown", 2.0)]
+    rows = live_rows(signs)
+    assert [r["sign"] for r in rows] == ["unknown", "HELLO"] and [r["#"] for r in rows] == [2, 1]
+    assert all(0.5 <= s.shown_s < 5 for s in signs)  # set once, when first shown
+    first = signs[0].shown_s
+    live_rows(signs)
+    assert signs[0].shown_s == first

@@ -36,8 +36,8 @@ def app_url(trained_run, tmp_path):
         yield url
 
 
-@pytest.fixture
-def browser(tmp_path):
+def chromium(tmp_path: Path, *flags: str):
+    """Headless Debian Chromium under the installed chromedriver (nothing downloaded)."""
     pytest.importorskip("selenium")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -55,11 +55,39 @@ def browser(tmp_path):
         "--disable-sync",
         "--window-size=1400,1800",
         f"--user-data-dir={tmp_path / 'chromium'}",
+        *flags,
     ):
         options.add_argument(flag)
-    driver = webdriver.Chrome(
-        service=Service(CHROMEDRIVER), options=options
-    )  # the installed driver: nothing downloaded
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    driver = chromium(tmp_path)
+    yield driver
+    driver.quit()
+
+
+def write_y4m(video: Path, target: Path, repeat: int, size: tuple[int, int] = (360, 480)) -> Path:
+    """A video as the raw YUV4MPEG2 file Chromium's fake camera plays (in a loop), ``repeat`` times over."""
+    import cv2
+
+    from signlang.core.video import read_video
+
+    frames = read_video(video, 30.0).frames
+    with open(target, "wb") as f:
+        f.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F30:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in list(frames) * repeat:
+            f.write(b"FRAME\n" + cv2.cvtColor(cv2.resize(frame, size), cv2.COLOR_RGB2YUV_I420).tobytes())
+    return target
+
+
+@pytest.fixture
+def camera_browser(tmp_path):
+    """A browser whose camera films test_video.mp4: one signer, hands down before and after the sign."""
+    clip = write_y4m(SHARED / "videos" / "test_video.mp4", tmp_path / "camera.y4m", repeat=3)
+    flags = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
+    driver = chromium(tmp_path, *flags, f"--use-file-for-fake-video-capture={clip}")
     yield driver
     driver.quit()
 
@@ -146,3 +174,41 @@ def test_upload_a_video_see_the_prediction_and_the_skeleton_then_the_run_table(a
     if os.environ.get("SIGNLANG_SCREENSHOTS"):  # for the README: SIGNLANG_SCREENSHOTS=docs pytest tests/app
         for page in ("predict", "runs", "clips"):
             shutil.copy(tmp_path / f"{page}.png", Path(os.environ["SIGNLANG_SCREENSHOTS"]) / f"app_{page}_full.png")
+
+
+def test_the_camera_page_reads_signs_as_they_are_made(app_url, camera_browser, tmp_path):
+    """Predict -> the camera: a fake camera plays a real signer; the skeleton is drawn over the
+    picture the page shows, and the sign is listed (the run knows none of it: unknown or a gloss)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser = camera_browser
+    browser.get(app_url)
+    wait_for_text(browser, "Runs")
+    open_page(browser, "Predict")
+    choice = wait_for_element(browser, By.XPATH, "//label[.//p[text()='the camera']]")
+    browser.execute_script("arguments[0].click()", choice)
+    frame = wait_for_element(browser, By.CSS_SELECTOR, "iframe[title*='streamlit_webrtc']", timeout=90)
+    browser.switch_to.frame(frame)
+    start = WebDriverWait(browser, 60).until(
+        lambda d: next((b for b in d.find_elements(By.TAG_NAME, "button") if b.text.strip().upper() == "START"), None)
+    )
+    start.click()
+    WebDriverWait(browser, 60).until(  # the picture comes back from the server, drawn on
+        lambda d: d.execute_script("const v = document.querySelector('video'); return v && v.videoWidth > 0")
+    )
+    browser.switch_to.default_content()
+    wait_for_text(browser, "frames read", timeout=120)
+    WebDriverWait(browser, 120).until(
+        lambda d: (
+            "1 sign(s)" in d.find_element(By.TAG_NAME, "body").text
+            or "2 sign(s)" in d.find_element(By.TAG_NAME, "body").text
+        )
+    )
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "answered after (s)" in body and ("unknown" in body or "SIGN " in body)  # the signs' table
+    print(body[body.index("answered after") - 200 :])  # for the record (pytest -s): the latencies the page saw
+    browser.save_screenshot(str(tmp_path / "camera.png"))
+    assert (tmp_path / "camera.png").stat().st_size > 20_000
+    if os.environ.get("SIGNLANG_SCREENSHOTS"):
+        shutil.copy(tmp_path / "camera.png", Path(os.environ["SIGNLANG_SCREENSHOTS"]) / "app_camera.png")

@@ -11,7 +11,7 @@ from test_trainer import fit_with
 
 from signlang.core.errors import ConfigError
 from signlang.runs.checkpoints import load_checkpoint
-from signlang.training.callbacks import Callback, EarlyStopping, WeightAveraging, build_callbacks
+from signlang.training.callbacks import Callback, Checkpoint, EarlyStopping, Rejection, WeightAveraging, build_callbacks
 
 
 def rows(run) -> list[dict[str, str]]:
@@ -88,9 +88,10 @@ def test_without_callbacks_the_loop_still_writes_its_record(tmp_path):
 
 def test_the_callbacks_config_adds_drops_and_orders():
     built = build_callbacks(compose_config().callbacks)
-    assert [type(c).__name__ for c in built] == ["FiniteLoss", "Checkpoint", "Console"]  # hook order, not YAML order
+    names = ["FiniteLoss", "Checkpoint", "Console", "Rejection"]
+    assert [type(c).__name__ for c in built] == names  # hook order, not YAML order
     keypoints = build_callbacks(compose_config("data=keypoints").callbacks)  # the recipe adds weight averaging
-    assert [type(c).__name__ for c in keypoints] == ["WeightAveraging", "FiniteLoss", "Checkpoint", "Console"]
+    assert [type(c).__name__ for c in keypoints] == ["WeightAveraging", *names]
     assert keypoints[2].monitor == "val_loss" and keypoints[0].decay == 0.999
     dropped = build_callbacks(compose_config("data=keypoints", "callbacks.ema=null").callbacks)
     assert "WeightAveraging" not in [type(c).__name__ for c in dropped]
@@ -99,3 +100,17 @@ def test_the_callbacks_config_adds_drops_and_orders():
     )
     assert [c.patience for c in added if isinstance(c, EarlyStopping)] == [3]
     assert build_callbacks(compose_config("callbacks=none").callbacks) == []
+
+
+def test_the_rejection_callback_calibrates_the_best_and_last_checkpoints_on_val(tmp_path):
+    run, summary = fit_with(tmp_path, epochs=3, callbacks=[Checkpoint(), Rejection("msp", 0.1)])
+    for which in ("best", "last"):
+        state = load_checkpoint(run.checkpoint_path("SignTransformer", which))
+        rejection = state["rejection"]
+        assert rejection["score"] == "msp" and rejection["calibration"]["val_false_reject"] <= 0.1
+        assert rejection["calibration"]["val_clips"] == 12  # tiny_synthetic: 6 glosses x 2 val clips
+        assert state["epoch"] == (summary["best_epoch"] if which == "best" else 3)  # otherwise as it was
+        assert "optimizer" in state and "rejection_history" not in state
+    for bad in ({"score": "max"}, {"false_reject": 1.0}, {"k": 0}):
+        with pytest.raises(ConfigError, match="callbacks.rejection|false_reject"):
+            Rejection(**bad)
