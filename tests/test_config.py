@@ -92,8 +92,9 @@ def test_a_default_is_written_once_the_yaml_and_the_signature_never_disagree(pat
 def test_every_model_option_instantiates(model):
     cfg = compose_config(f"model={model}")
     net = instantiate(cfg.model)
-    assert net.gloss_head.out_features == cfg.data.num_gloss
-    assert net.cat_head.out_features == cfg.data.num_cat
+    for head in [net, *getattr(net, "members", [])][-1:]:  # an ensemble's heads are its members'
+        assert head.gloss_head.out_features == cfg.data.num_gloss
+        assert head.cat_head.out_features == cfg.data.num_cat
     data = instantiate(cfg.data)
     assert data.kind == net.input_kind  # synthetic data serves every model
 

@@ -131,7 +131,7 @@ def run_report(run_dir: Path) -> RunReport:
         "clips": len(predictions),
         "gloss top-1": report["gloss"]["top1"],
         "gloss top-5": report["gloss"].get("top5"),
-        "category top-1": report["category"]["top1"],
+        **({"category top-1": report["category"]["top1"]} if "category" in report else {}),
     }
     png = folder / "confusion_gloss.png"
     return RunReport(metrics, folder.name, headline, per_class, confusions, png if png.is_file() else None)

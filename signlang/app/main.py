@@ -25,8 +25,15 @@ def experiments_root() -> Path:
     return Path(st.session_state["root"])
 
 
-st.set_page_config(page_title="signlang", layout="wide")
-root = experiments_root()
-page = st.sidebar.radio("page", list(PAGES), key="page")
-st.sidebar.caption(f"experiments: {root.resolve()}")
-PAGES[page](root)
+def main() -> None:
+    st.set_page_config(page_title="signlang", layout="wide")
+    root = experiments_root()
+    page = st.sidebar.radio("page", list(PAGES), key="page")
+    st.sidebar.caption(f"experiments: {root.resolve()}")
+    PAGES[page](root)
+
+
+# Streamlit runs this file as __main__; a worker process that multiprocessing spawns from the app
+# (video extraction) imports it again as __mp_main__, and must not draw the page there.
+if __name__ == "__main__":
+    main()

@@ -202,13 +202,15 @@ def predict(root: Path) -> None:
                 f"{source.name if 'source' in locals() else 'the upload'} could not be read ({type(e).__name__}: {e})"
             )
             return
-    best, category = result["gloss"][0], result["category"][0]
+    best = result["gloss"][0]
     if result["known"]:
         st.subheader(f"{best['label']}  ({100 * best['confidence']:.1f} %)")
     else:
         st.subheader("unknown: not a sign this run knows")
         st.caption(f"nearest gloss {best['label']} ({100 * best['confidence']:.1f} %), {logic.rejection_note(result)}")
-    st.caption(f"category: {category['label']} ({100 * category['confidence']:.1f} %)")
+    categories = result.get("category")  # none for a dataset without categories
+    if categories:
+        st.caption(f"category: {categories[0]['label']} ({100 * categories[0]['confidence']:.1f} %)")
     left, right = st.columns(2)
     left.table(
         {
@@ -216,12 +218,13 @@ def predict(root: Path) -> None:
             "confidence": [f"{g['confidence']:.3f}" for g in result["gloss"]],
         }
     )
-    right.table(
-        {
-            "category": [c["label"] for c in result["category"]],
-            "confidence": [f"{c['confidence']:.3f}" for c in result["category"]],
-        }
-    )
+    if categories:
+        right.table(
+            {
+                "category": [c["label"] for c in categories],
+                "confidence": [f"{c['confidence']:.3f}" for c in categories],
+            }
+        )
     if video:
         left.video(str(source))
     try:

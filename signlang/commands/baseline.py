@@ -38,7 +38,7 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
         "clips": len(test),
         "gloss_acc": report["gloss"]["top1"],
         "gloss_top5": report["gloss"]["top5"],
-        "cat_acc": report["category"]["top1"],
+        **({"cat_acc": report["category"]["top1"]} if "category" in report else {}),
         "seconds": round(time.perf_counter() - start, 1),
     }
     if args.json:

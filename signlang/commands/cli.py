@@ -33,6 +33,7 @@ COMMANDS = {
     "plot": ("plot", "RUN_DIR...", "learning curves of one or more runs to PNG"),
     "resume-sweep": ("resume_sweep", "SWEEP_DIR", "re-launch the jobs of a sweep that did not finish"),
     "extract": ("extract", "SRC --out DIR", "videos to .npz keypoints/features and a labels CSV"),
+    "import": ("import_dataset", "FORMAT ... --out OUT", "WLASL or sign_signer_repetition videos into the seed layout"),
     "split": ("split", "DIR LABELS --out OUT", "train/val/test in the seed layout, stratified and grouped"),
     "baseline": ("baseline", "[overrides]", "1-nearest-neighbour baseline on a config's data"),
     "render": ("render", "CLIP.npz --out a.gif", "skeleton animation (.gif or .mp4), optionally beside the video"),
@@ -77,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         return _train(rest)
     module_name, _, help_text = COMMANDS[command]
     module = importlib.import_module(f"signlang.commands.{module_name}")
-    parser = argparse.ArgumentParser(prog=f"signlang {command}", description=module.__doc__)
+    parser = argparse.ArgumentParser(
+        prog=f"signlang {command}", description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     module.add_arguments(parser)
     args = parser.parse_args(rest)
     try:

@@ -61,6 +61,8 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     table = Table(title=f"{run.path.name}: {name}", show_header=False)
     for key in ("clips", "epoch", "gloss_acc", f"gloss_top{TOP_K}", "gloss_macro_f1", "cat_acc", "report"):
         value = result[key]
+        if value is None:  # no categories
+            continue
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
     return 0

@@ -13,6 +13,21 @@ from signlang.extract.pipeline import Options, extract
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("src", help="a video or a folder of videos (searched recursively)")
     parser.add_argument("--out", required=True, help="folder for the .npz clips and labels.csv")
+    add_extraction_arguments(parser)
+    parser.add_argument(
+        "--labels",
+        help="a labels CSV (file,gloss,cat, or see --label-columns), "
+        "or a regex with (?P<gloss>..) and (?P<cat>..) on clip names",
+    )
+    parser.add_argument("--label-columns", help="the CSV's own columns, e.g. file=vid_path,gloss=id_label,cat=category")
+    parser.add_argument(
+        "--label-names", help="a names CSV id,label,category: gloss and category given by name become ids"
+    )
+    return parser
+
+
+def add_extraction_arguments(parser: argparse.ArgumentParser) -> None:
+    """How videos become clips (``signlang extract`` and ``signlang import``)."""
     parser.add_argument(
         "--keypoints", action="store_true", help="X [T,156] + mask [T,78] with MediaPipe Holistic (default)"
     )
@@ -37,15 +52,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="leave out a video that decodes only in part (truncated or damaged); by default it is written and named",
     )
     parser.add_argument(
-        "--labels",
-        help="a labels CSV (file,gloss,cat, or see --label-columns), "
-        "or a regex with (?P<gloss>..) and (?P<cat>..) on clip names",
-    )
-    parser.add_argument("--label-columns", help="the CSV's own columns, e.g. file=vid_path,gloss=id_label,cat=category")
-    parser.add_argument(
-        "--label-names", help="a names CSV id,label,category: gloss and category given by name become ids"
-    )
-    parser.add_argument(
         "--occlusion-overlap",
         type=float,
         default=0.3,
@@ -54,11 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--occlusion-frames", type=float, default=0.1, help="share of occluded frames that makes a clip occluded"
     )
-    return parser
 
 
-def run(args: argparse.Namespace) -> int:
-    options = Options(
+def extraction_options(args: argparse.Namespace) -> Options:
+    return Options(
         keypoints=args.keypoints or not args.features,
         features=args.features,
         fps=args.fps or None,
@@ -71,8 +76,11 @@ def run(args: argparse.Namespace) -> int:
         occlusion_overlap=args.occlusion_overlap,
         occlusion_frames=args.occlusion_frames,
     )
+
+
+def run(args: argparse.Namespace) -> int:
     labels = LabelMap(args.labels, args.label_columns, args.label_names)
-    records = extract(Path(args.src), Path(args.out), options, max(1, args.workers), labels)
+    records = extract(Path(args.src), Path(args.out), extraction_options(args), max(1, args.workers), labels)
     return (
         1 if any(r["status"] == "failed" for r in records) and not any(r["status"] != "failed" for r in records) else 0
     )

@@ -36,28 +36,18 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     if args.json:  # plain JSON on stdout, for other programs
         sys.stdout.write(json.dumps(results, indent=2) + "\n")
         return 1 if failed else 0
-    table = Table(
-        "file",
-        "gloss",
-        "conf",
-        f"top {args.top_k}",
-        "category",
-        "conf",
-        title=f"predictions of {Path(args.run_dir).name}",
-    )
+    cats = any("category" in r for r in results)  # a dataset without categories: no such columns
+    columns = ["file", "gloss", "conf", f"top {args.top_k}"] + (["category", "conf"] if cats else [])
+    table = Table(*columns, title=f"predictions of {Path(args.run_dir).name}")
     for r in results:
         if "error" in r:
-            table.add_row(Path(r["file"]).name, f"[red]{r['error']}", "", "", "", "")
+            table.add_row(Path(r["file"]).name, f"[red]{r['error']}", *[""] * (len(columns) - 2))
             continue
-        best, cat = r["gloss"][0], r["category"][0]
-        table.add_row(
-            Path(r["file"]).name,
-            shown_answer(r),
-            f"{best['confidence']:.3f}",
-            others(r),
-            cat["label"],
-            f"{cat['confidence']:.3f}",
-        )
+        best = r["gloss"][0]
+        cells = [Path(r["file"]).name, shown_answer(r), f"{best['confidence']:.3f}", others(r)]
+        if cats:
+            cells += [r["category"][0]["label"], f"{r['category'][0]['confidence']:.3f}"]
+        table.add_row(*cells)
     console.print(table)
     return 1 if failed else 0
 
@@ -87,25 +77,16 @@ def run_stream(args: argparse.Namespace, console: Console) -> int:
         sys.stdout.write(json.dumps(results if len(results) > 1 else results[0], indent=2) + "\n")
         return 0
     for result in results:
+        cats = any("category" in s for s in result["signs"])
         table = Table(
-            "start",
-            "end",
-            "sign",
-            "conf",
-            f"top {args.top_k}",
-            "category",
+            *["start", "end", "sign", "conf", f"top {args.top_k}"] + (["category"] if cats else []),
             title=f"{Path(result['file']).name}: {len(result['signs'])} sign(s) in "
             f"{result['frames'] / result['fps']:.1f} s ({Path(args.run_dir).name})",
         )
         for sign in result["signs"]:
-            table.add_row(
-                f"{sign['start_s']:.2f}",
-                f"{sign['end_s']:.2f}",
-                shown_answer(sign),
-                f"{sign['gloss'][0]['confidence']:.3f}",
-                others(sign),
-                sign["category"][0]["label"],
-            )
+            cells = [f"{sign['start_s']:.2f}", f"{sign['end_s']:.2f}", shown_answer(sign)]
+            cells += [f"{sign['gloss'][0]['confidence']:.3f}", others(sign)]
+            table.add_row(*cells + ([sign["category"][0]["label"]] if cats else []))
         console.print(table)
         if args.csv:
             console.print(f"timeline: {args.csv}")

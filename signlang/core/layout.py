@@ -17,6 +17,38 @@ KEYPOINT_DIM = 2 * NUM_POINTS  # 156
 FEATURE_DIM = 2048  # InceptionV3 pooled features per frame
 ORDER = "pose25,left_hand21,right_hand21,face11"
 
+# Pose landmarks that swap under a left-right mirror (MediaPipe numbering), and the face points
+# (positions in our 11-point FaceMesh subset 1,33,263,133,362,61,291,105,334,199,4).
+POSE_MIRROR_PAIRS = (
+    (1, 4),
+    (2, 5),
+    (3, 6),
+    (7, 8),
+    (9, 10),
+    (11, 12),
+    (13, 14),
+    (15, 16),
+    (17, 18),
+    (19, 20),
+    (21, 22),
+    (23, 24),
+)
+FACE_MIRROR_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8))
+
+
+def mirror_order() -> tuple[int, ...]:
+    """Point order of the mirrored signer: left and right hands, pose sides and face sides swap
+    (``points[mirror_order()]`` is the same signer seen in a mirror, once x is mirrored too)."""
+    perm = list(range(NUM_POINTS))
+    for a, b in POSE_MIRROR_PAIRS + tuple((FACE.start + i, FACE.start + j) for i, j in FACE_MIRROR_PAIRS):
+        perm[a], perm[b] = b, a
+    perm[LEFT_HAND.start : LEFT_HAND.stop] = range(RIGHT_HAND.start, RIGHT_HAND.stop)
+    perm[RIGHT_HAND.start : RIGHT_HAND.stop] = range(LEFT_HAND.start, LEFT_HAND.stop)
+    return tuple(perm)
+
+
+MIRROR = mirror_order()
+
 # Pose landmarks used to anchor a signer's body.
 NOSE, LEFT_SHOULDER, RIGHT_SHOULDER = 0, 11, 12
 LEFT_WRIST, RIGHT_WRIST = 15, 16

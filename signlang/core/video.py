@@ -78,10 +78,14 @@ class Video:
         return what
 
 
-def read_video(path: Path, fps: float | None = 30.0, capture: bool = True) -> Video:
+def read_video(
+    path: Path, fps: float | None = 30.0, capture: bool = True, frames: tuple[int, int] | None = None
+) -> Video:
     """Decode ``path``, keeping RGB frames sampled at ``fps`` (all frames when None or when the video is
     slower). A frame is kept when its timestamp reaches the next multiple of 1000/fps ms, so gaps in the
-    source stay gaps. FFmpeg's own messages go into the result, not onto the console (``capture``:
+    source stay gaps. ``frames``: only source frames ``first..last`` (1-based, inclusive; ``last`` -1:
+    to the end), as datasets that cut several signs from one video give them; timestamps count from
+    the first. FFmpeg's own messages go into the result, not onto the console (``capture``:
     redirecting file descriptor 2 is process-wide, so callers decoding in threads capture around all of
     them instead). A video that cannot be opened or yields no frame is a VideoError."""
     import cv2
@@ -93,10 +97,12 @@ def read_video(path: Path, fps: float | None = 30.0, capture: bool = True) -> Vi
             raise VideoError(f"{Path(path).name}: cannot be opened (not a video, or corrupt)")
         source_fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         expected = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
-        frames, stamps = [], []
+        kept, stamps = [], []
         step = 1000.0 / fps if fps else 0.0
         due = 0.0
         index = 0
+        first, last = (max(1, frames[0]), frames[1]) if frames else (1, -1)
+        t0 = None
         try:
             while True:
                 ok, frame = capture.read()
@@ -104,17 +110,27 @@ def read_video(path: Path, fps: float | None = 30.0, capture: bool = True) -> Vi
                     break
                 t = index * 1000.0 / source_fps if source_fps > 0 else float(capture.get(cv2.CAP_PROP_POS_MSEC))
                 index += 1
+                if index < first:
+                    continue
+                if 0 < last < index:
+                    break
+                t0 = t if t0 is None else t0
+                t -= t0
                 if step and t + 1e-6 < due:
                     continue
-                frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+                kept.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
                 stamps.append(round(t))
                 while step and due <= t + 1e-6:
                     due += step
         finally:
             capture.release()
-    if not frames:
-        raise VideoError(f"{Path(path).name}: no frame could be decoded (corrupt or empty video)")
-    return Video(frames, np.asarray(stamps, dtype=np.int64), source_fps, expected, index, list(ffmpeg))
+    if not kept:
+        where = f" in frames {first}..{last}" if frames else ""
+        raise VideoError(f"{Path(path).name}: no frame could be decoded{where} (corrupt or empty video)")
+    if frames:  # a range: what was asked for is what counts as expected
+        expected = (min(expected, last) if last > 0 else expected) - first + 1
+        index = index - first + 1 if not (0 < last < index) else last - first + 1
+    return Video(kept, np.asarray(stamps, dtype=np.int64), source_fps, expected, index, list(ffmpeg))
 
 
 def resize_frames(images: torch.Tensor, size: int = FRAME_SIZE) -> torch.Tensor:

@@ -19,6 +19,12 @@ REQUIRED_COLUMNS = LABEL_COLUMNS[:3]
 NAME_COLUMNS = ("id", "label", "category")  # category may be absent
 
 
+def has_categories(cat_names) -> bool:
+    """Whether a dataset's clips come in more than one category (WLASL has none: ``data.num_cat=1``);
+    with one, the category head learns nothing and reports leave it out."""
+    return len(cat_names) > 1
+
+
 def clip_name(file: str) -> str:
     """The clip id a CSV ``file`` entry refers to: basename without ``.npz``."""
     name = Path(str(file).strip()).name

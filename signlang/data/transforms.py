@@ -21,36 +21,8 @@ import numpy as np
 import torch
 
 from signlang.core.errors import ConfigError
-from signlang.core.layout import FACE, LEFT_HAND, LEFT_SHOULDER, NUM_POINTS, RIGHT_HAND, RIGHT_SHOULDER
+from signlang.core.layout import LEFT_HAND, LEFT_SHOULDER, MIRROR, NUM_POINTS, RIGHT_HAND, RIGHT_SHOULDER
 from signlang.data.clips import Batch, ClipSet, pad_clips
-
-# Pose landmarks that swap under a left-right mirror (MediaPipe numbering), and the face points
-# (positions in our 11-point FaceMesh subset 1,33,263,133,362,61,291,105,334,199,4).
-_POSE_PAIRS = [
-    (1, 4),
-    (2, 5),
-    (3, 6),
-    (7, 8),
-    (9, 10),
-    (11, 12),
-    (13, 14),
-    (15, 16),
-    (17, 18),
-    (19, 20),
-    (21, 22),
-    (23, 24),
-]
-_FACE_PAIRS = [(1, 2), (3, 4), (5, 6), (7, 8)]
-
-
-def mirror_permutation() -> torch.Tensor:
-    """Point order of the mirrored signer: left and right hands, pose sides and face sides swap."""
-    perm = torch.arange(NUM_POINTS)
-    for a, b in _POSE_PAIRS + [(FACE.start + i, FACE.start + j) for i, j in _FACE_PAIRS]:
-        perm[a], perm[b] = b, a
-    perm[LEFT_HAND.start : LEFT_HAND.stop] = torch.arange(RIGHT_HAND.start, RIGHT_HAND.stop)
-    perm[RIGHT_HAND.start : RIGHT_HAND.stop] = torch.arange(LEFT_HAND.start, LEFT_HAND.stop)
-    return perm
 
 
 @dataclass
@@ -181,7 +153,7 @@ class Flip(Transform):
 
     def __init__(self, p: float = 0.5) -> None:
         self.p = p
-        self._perm = mirror_permutation()
+        self._perm = torch.as_tensor(MIRROR)
 
     def __call__(self, clip: Clip, g: torch.Generator | None) -> Clip:
         if self.p < 1.0 and float(torch.rand((), generator=g)) >= self.p:

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from signlang.core.errors import DataError
+from signlang.core.paths import CONF_DIR
 from signlang.data.clips import ClipSet
 from signlang.data.module import ClipData
 from signlang.evaluation.report import TOP_K, headline, predict_probs, write_report
@@ -66,9 +67,9 @@ def evaluate_checkpoint(
     }
     report = write_report(out_dir, clips, gloss_probs, cat_probs, gloss_names, cat_names, meta)
     result = headline(report, out_dir, Path(run_dir))
+    category = "" if result["cat_acc"] is None else f"; category top-1 {result['cat_acc']:.3f}"
     log.info(
-        "%s (%d clips, %s checkpoint of epoch %d): gloss top-1 %.3f, top-%d %.3f, macro-F1 %.3f; "
-        "category top-1 %.3f -> %s",
+        "%s (%d clips, %s checkpoint of epoch %d): gloss top-1 %.3f, top-%d %.3f, macro-F1 %.3f%s -> %s",
         name,
         len(clips),
         meta["checkpoint"],
@@ -77,7 +78,7 @@ def evaluate_checkpoint(
         TOP_K,
         result[f"gloss_top{TOP_K}"],
         result["gloss_macro_f1"],
-        result["cat_acc"],
+        category,
         out_dir,
     )
     return result
@@ -152,6 +153,24 @@ class LoadedRun:
         return data
 
 
+def with_keys_added_since(model: DictConfig) -> DictConfig:
+    """A run's model config with the keys its ``conf/model`` option gained after it was trained, at
+    their defaults (a new option is off by default: the model it builds is the one that was
+    trained). Nested configs (an ensemble's ``member``) are completed the same way."""
+    model = model.copy()
+    for name, value in model.items():
+        if isinstance(value, DictConfig) and "_target_" in value:
+            model[name] = with_keys_added_since(value)
+    for path in sorted(CONF_DIR.glob("model/*.yaml")):
+        current = OmegaConf.load(path)
+        if current.get("_target_") == model.get("_target_") and not current.get("defaults"):
+            for key in current:
+                if key not in model:
+                    model[key] = current[key]
+            break
+    return model
+
+
 def load_run(run_dir: str | Path, which: str = "best", device: torch.device | str = "cpu") -> LoadedRun:
     """Rebuild the model of ``run_dir`` from the config and weights in its ``<which>`` checkpoint."""
     run_dir = Path(run_dir)
@@ -162,6 +181,7 @@ def load_run(run_dir: str | Path, which: str = "best", device: torch.device | st
     if not state.get("config"):
         raise DataError(f"{path} holds no config; it was not written by signlang training")
     config = OmegaConf.create(state["config"])
+    config.model = with_keys_added_since(config.model)
     model = instantiate(config.model)
     model.load_state_dict(state["model"])
     model.to(device).eval()

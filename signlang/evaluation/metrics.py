@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from signlang.data.labels import has_categories
+
 
 def topk_hits(probs: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
     """Whether the true class is among the ``k`` most probable ones, per sample (k capped at #classes)."""
@@ -48,19 +50,23 @@ def head_report(probs: np.ndarray, y: np.ndarray, names: list[str], k: int | Non
 
 
 def subset_report(
-    gloss_probs: np.ndarray, gloss: np.ndarray, cat_probs: np.ndarray, cat: np.ndarray, k: int = 5
+    gloss_probs: np.ndarray, gloss: np.ndarray, cat_probs: np.ndarray | None, cat: np.ndarray, k: int = 5
 ) -> dict[str, Any]:
-    """The headline numbers for a subset of clips (e.g. occluded or not), with its size."""
+    """The headline numbers for a subset of clips (e.g. occluded or not), with its size (``cat_probs``
+    None: a dataset without categories, and no ``cat_top1``)."""
+    cats = {} if cat_probs is None else {"cat_top1": None}
     if len(gloss) == 0:
-        return {"clips": 0, "gloss_top1": None, f"gloss_top{k}": None, "gloss_macro_f1": None, "cat_top1": None}
+        return {"clips": 0, "gloss_top1": None, f"gloss_top{k}": None, "gloss_macro_f1": None, **cats}
     cm = confusion(gloss, gloss_probs.argmax(axis=1), gloss_probs.shape[1])
-    return {
+    out = {
         "clips": int(len(gloss)),
         "gloss_top1": float((gloss_probs.argmax(axis=1) == gloss).mean()),
         f"gloss_top{k}": float(topk_hits(gloss_probs, gloss, k).mean()),
         "gloss_macro_f1": macro_f1(cm),
-        "cat_top1": float((cat_probs.argmax(axis=1) == cat).mean()),
     }
+    if cat_probs is not None:
+        out["cat_top1"] = float((cat_probs.argmax(axis=1) == cat).mean())
+    return out
 
 
 def evaluation_report(
@@ -73,18 +79,23 @@ def evaluation_report(
     cat_names: list[str],
     k: int = 5,
 ) -> dict[str, Any]:
-    """Everything ``metrics.json`` holds: both heads, and the headline numbers split by ``occluded``."""
-    return {
-        "clips": int(len(gloss)),
-        "gloss": head_report(gloss_probs, gloss, gloss_names, k),
-        "category": head_report(cat_probs, cat, cat_names),
-        "by_occluded": {
-            str(v): subset_report(
-                gloss_probs[occluded == v], gloss[occluded == v], cat_probs[occluded == v], cat[occluded == v], k
-            )
-            for v in (0, 1)
-        },
+    """Everything ``metrics.json`` holds: both heads (the category head only when there are
+    categories), and the headline numbers split by ``occluded``."""
+    cats = has_categories(cat_names)
+    report: dict[str, Any] = {"clips": int(len(gloss)), "gloss": head_report(gloss_probs, gloss, gloss_names, k)}
+    if cats:
+        report["category"] = head_report(cat_probs, cat, cat_names)
+    report["by_occluded"] = {
+        str(v): subset_report(
+            gloss_probs[occluded == v],
+            gloss[occluded == v],
+            cat_probs[occluded == v] if cats else None,
+            cat[occluded == v],
+            k,
+        )
+        for v in (0, 1)
     }
+    return report
 
 
 # ------------------------------------------------------------------ open set: "not a sign I know"

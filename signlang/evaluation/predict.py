@@ -19,6 +19,7 @@ from signlang.core.files import atomic_write
 from signlang.core.layout import ARRAY_KEYS, POSE
 from signlang.core.video import is_video
 from signlang.data.clips import ClipSet
+from signlang.data.labels import has_categories
 from signlang.data.loader import eval_batches
 from signlang.data.npz import ClipArrays, check_arrays, read_clip
 from signlang.evaluation.evaluate import LoadedRun, load_run
@@ -158,7 +159,7 @@ def classify(run: LoadedRun, clips: ClipSet, device) -> Outputs:
 def answers(run: LoadedRun, outputs: Outputs, top_k: int = 5) -> list[dict[str, Any]]:
     """Per clip: ``answer`` (the best gloss, or ``unknown`` when the run's rejection score says it is
     none of them), whether it is ``known``, the ``rejection`` score, and the top-k glosses and
-    categories with their confidences."""
+    categories with their confidences (no ``category`` for a dataset without categories)."""
     rejector = run.rejector
     scores = rejector.scores(outputs) if rejector is not None else None
     gloss_probs, cat_probs = softmax(outputs.gloss_logits), softmax(outputs.cat_logits)
@@ -166,15 +167,15 @@ def answers(run: LoadedRun, outputs: Outputs, top_k: int = 5) -> list[dict[str, 
     for i, (g, c) in enumerate(zip(gloss_probs, cat_probs)):
         gloss = top(g, run.gloss_names, top_k)
         known = scores is None or bool(scores[i] >= rejector.threshold)
-        out.append(
-            {
-                "answer": gloss[0]["label"] if known else UNKNOWN,
-                "known": known,
-                "rejection": None if scores is None else {"score": float(scores[i]), "threshold": rejector.threshold},
-                "gloss": gloss,
-                "category": top(c, run.cat_names, top_k),
-            }
-        )
+        answer = {
+            "answer": gloss[0]["label"] if known else UNKNOWN,
+            "known": known,
+            "rejection": None if scores is None else {"score": float(scores[i]), "threshold": rejector.threshold},
+            "gloss": gloss,
+        }
+        if has_categories(run.cat_names):
+            answer["category"] = top(c, run.cat_names, top_k)
+        out.append(answer)
     return out
 
 

@@ -18,6 +18,7 @@ from torch import nn
 
 from signlang.core.files import atomic_write
 from signlang.data.clips import ClipSet
+from signlang.data.labels import has_categories
 from signlang.evaluation.metrics import confusion, evaluation_report
 from signlang.figures.plots import plot_confusion
 from signlang.runs.record import PREDICTIONS_FILE
@@ -70,39 +71,33 @@ def write_report(
     atomic_write(out_dir / "metrics.json", lambda f: f.write(text.encode()))
 
     gloss_pred, cat_pred = gloss_probs.argmax(1), cat_probs.argmax(1)
-    columns = [
-        "file",
-        "true",
-        "predicted",
-        "confidence",
-        "correct",
-        f"top{TOP_K}",
-        "cat_true",
-        "cat_predicted",
-        "cat_confidence",
-        "occluded",
-    ]
-    rows = zip(
+    cats = has_categories(cat_names)  # without categories, their columns and matrix are left out
+    columns = ["file", "true", "predicted", "confidence", "correct", f"top{TOP_K}"]
+    columns += ["cat_true", "cat_predicted", "cat_confidence"] if cats else []
+    columns += ["occluded"]
+    cells = [
         clips.names,
-        (gloss_names[i] for i in clips.gloss),
-        (gloss_names[i] for i in gloss_pred),
-        (f"{p:.4f}" for p in gloss_probs.max(1)),
-        (int(a == b) for a, b in zip(gloss_pred, clips.gloss)),
+        [gloss_names[i] for i in clips.gloss],
+        [gloss_names[i] for i in gloss_pred],
+        [f"{p:.4f}" for p in gloss_probs.max(1)],
+        [int(a == b) for a, b in zip(gloss_pred, clips.gloss)],
         _top(gloss_probs, gloss_names, TOP_K),
-        (cat_names[i] for i in clips.cat),
-        (cat_names[i] for i in cat_pred),
-        (f"{p:.4f}" for p in cat_probs.max(1)),
-        clips.occluded,
-    )
+    ]
+    if cats:
+        cells += [
+            [cat_names[i] for i in clips.cat],
+            [cat_names[i] for i in cat_pred],
+            [f"{p:.4f}" for p in cat_probs.max(1)],
+        ]
+    cells.append(clips.occluded)
     with open(out_dir / PREDICTIONS_FILE, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerows(zip(*cells))
 
-    for head, y, pred, names in (
-        ("gloss", clips.gloss, gloss_pred, gloss_names),
-        ("category", clips.cat, cat_pred, cat_names),
-    ):
+    heads = [("gloss", clips.gloss, gloss_pred, gloss_names)]
+    heads += [("category", clips.cat, cat_pred, cat_names)] if cats else []
+    for head, y, pred, names in heads:
         cm = confusion(y, pred, len(names))
         with open(out_dir / f"confusion_{head}.csv", "w", newline="") as f:
             writer = csv.writer(f)
@@ -121,6 +116,6 @@ def headline(report: dict[str, Any], out_dir: Path, run_dir: Path) -> dict[str, 
         "gloss_acc": report["gloss"]["top1"],
         f"gloss_top{TOP_K}": report["gloss"][f"top{TOP_K}"],
         "gloss_macro_f1": report["gloss"]["macro_f1"],
-        "cat_acc": report["category"]["top1"],
+        "cat_acc": report["category"]["top1"] if "category" in report else None,
         "report": str(out_dir.relative_to(run_dir)) if out_dir.is_relative_to(run_dir) else str(out_dir),
     }

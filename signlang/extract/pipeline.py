@@ -52,6 +52,7 @@ class Options:
     occlusion_overlap: float = 0.3
     occlusion_frames: float = 0.1
     skip_partial: bool = False  # a truncated or damaged video is not written (else written and named "partial")
+    frames: tuple[int, int] | None = None  # only source frames first..last (1-based; last -1: to the end)
 
 
 def clip_name(video: Path, src: Path) -> str:
@@ -70,7 +71,7 @@ def extract_arrays(video: Path, options: Options) -> tuple[dict[str, np.ndarray]
     for a video that cannot be read (or, with ``skip_partial``, read only in part). ``meta["partial"]``
     says why a video decoded only in part. ``signlang extract`` saves them; ``signlang predict`` feeds
     them on."""
-    decoded = read_video(Path(video), options.fps)
+    decoded = read_video(Path(video), options.fps, frames=options.frames)
     if decoded.partial and options.skip_partial:
         raise VideoError(f"partial: {decoded.partial}; not written (--skip-partial)")
     frames = decoded.frames
@@ -83,6 +84,7 @@ def extract_arrays(video: Path, options: Options) -> tuple[dict[str, np.ndarray]
         "expected_frames": decoded.expected_frames,
         "decoded_frames": decoded.decoded_frames,
         "partial": decoded.partial,
+        **({"source_frames": list(options.frames)} if options.frames else {}),
         "decoder_messages": decoded.decoder_messages[:5],
         "order": ORDER,
         "pose_indices": list(range(25)),
@@ -163,25 +165,43 @@ def extract(
     """Extract every video of ``src`` into ``out``; returns one record per video."""
     console = console or Console(stderr=True)
     label_map = labels if isinstance(labels, LabelMap) else LabelMap(labels)
+    check_options(options)
+    videos = find_videos(src)
+    if not videos:
+        raise DataError(f"{src}: no videos ({', '.join(s[1:] for s in VIDEO_SUFFIXES[:4])}, ...)")
+    started = time.perf_counter()
+    records = run_jobs([(v, out, clip_name(v, src), options) for v in videos], workers, console)
+    labels_path = write_labels(out, records, label_map)
+    summarize(records, out, labels_path, time.perf_counter() - started, console)
+    return records
+
+
+def check_options(options: Options) -> None:
+    """What must hold before any video is read (one clear message, not one per video)."""
     if not (options.keypoints or options.features):
         raise ConfigError("nothing to extract: give --keypoints and/or --features")
     if options.features and not (options.iv3_weights or options.random_weights):
         inception_backbone(IMAGENET)  # ImageNet weights in torch's cache (or downloaded now), else one clear message
     if options.iv3_weights and not Path(options.iv3_weights).is_file():
         raise ConfigError(f"--iv3-weights {options.iv3_weights}: no such file")
-    videos = find_videos(src)
-    if not videos:
-        raise DataError(f"{src}: no videos ({', '.join(s[1:] for s in VIDEO_SUFFIXES[:4])}, ...)")
-    out.mkdir(parents=True, exist_ok=True)
-    names = [clip_name(v, src) for v in videos]
+
+
+def run_jobs(
+    jobs: list[tuple[Path, Path, str, Options]], workers: int = 1, console: Console | None = None
+) -> list[dict[str, Any]]:
+    """Extract each ``(video, out folder, clip name, options)`` in worker processes (a clip already
+    there is kept unless ``options.overwrite``); one record per job, in no particular order."""
+    console = console or Console(stderr=True)
     records, todo = [], []
-    for video, name in zip(videos, names):
-        target = out / f"{name}.npz"
+    for video, out, name, options in jobs:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        target = Path(out) / f"{name}.npz"
         if target.exists() and not options.overwrite:
             records.append({"video": str(video), **previous_record(target)})
         else:
             todo.append((str(video), str(out), name, options))
-    started = time.perf_counter()
+    if not todo:
+        return records
     columns = (
         TextColumn("[bold]extract"),
         BarColumn(),
@@ -202,8 +222,6 @@ def extract(
             for future in as_completed([pool.submit(extract_one, *job) for job in todo]):
                 records.append(future.result())
                 progress.update(task, advance=1, last=records[-1]["file"])
-    labels_path = write_labels(out, records, label_map)
-    summarize(records, out, labels_path, time.perf_counter() - started, console)
     return records
 
 

@@ -78,6 +78,9 @@ def fit_input_norm(model: nn.Module, batches: Iterable) -> None:
     norm = getattr(model, "input_norm", None)
     if norm is None or bool(norm.fitted):
         return
+    share = getattr(model, "share_input_norm", None)  # an ensemble: fitted once, copied to every member
     views = getattr(model, "frame_features", None)
     with torch.no_grad():
         norm.fit((views(b.x, b.pad_mask) if views else b.x.float())[~b.pad_mask].numpy() for b in batches)
+    if share is not None:
+        share()

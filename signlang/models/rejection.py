@@ -57,7 +57,10 @@ class Outputs:
 
 
 def embed_and_classify(model: nn.Module, x: torch.Tensor, pad_mask: torch.Tensor, lengths=None):
-    """``(gloss_logits, cat_logits, embeddings)`` in one pass: ``forward`` is the heads over ``embed``."""
+    """``(gloss_logits, cat_logits, embeddings)`` in one pass: ``forward`` is the heads over ``embed``
+    (a model that combines several, ``SignEnsemble``, says itself)."""
+    if hasattr(model, "embed_and_classify"):
+        return model.embed_and_classify(x, pad_mask, lengths)
     e = model.embed(x, pad_mask, lengths)
     return model.gloss_head(e), model.cat_head(e), e
 

@@ -37,8 +37,42 @@ def masked_pool(h: torch.Tensor, pad_mask: torch.Tensor, how: str) -> torch.Tens
     return (h * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1)
 
 
+def drop_path(branch: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Stochastic depth: a residual branch dropped for whole clips with probability ``p`` (the
+    rest scaled up), so a deep stack trains as an ensemble of shallower ones."""
+    if not training or p == 0.0:
+        return branch
+    keep = (torch.rand(branch.shape[0], *[1] * (branch.dim() - 1), device=branch.device) >= p).to(branch.dtype)
+    return branch * keep / (1.0 - p)
+
+
+class ConvModule(nn.Module):
+    """Pre-LN depthwise temporal convolution (a Conformer's, as the Kaggle ISLR winners used before
+    attention): pointwise GLU, a depthwise convolution over ``kernel`` frames, SiLU, pointwise. Padded
+    frames are zeroed before the convolution, so a clip's output does not depend on its batch."""
+
+    def __init__(self, d_model: int, kernel: int, dropout: float) -> None:
+        super().__init__()
+        if kernel % 2 == 0:
+            raise ConfigError(f"model.conv_kernel must be odd (a window centred on each frame), got {kernel}")
+        self.norm = nn.LayerNorm(d_model)
+        self.expand = nn.Linear(d_model, 2 * d_model)
+        self.depthwise = nn.Conv1d(d_model, d_model, kernel, padding=kernel // 2, groups=d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.project = nn.Linear(d_model, d_model)
+        self.dropout = Dropout(dropout)
+
+    def forward(self, h: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """``h [B,T,D]``, ``keep [B,T,1]`` 1 for real frames -> the branch to add to ``h``."""
+        y = F.glu(self.expand(self.norm(h)), dim=-1) * keep
+        y = self.depthwise(y.transpose(1, 2)).transpose(1, 2)
+        return self.dropout(self.project(F.silu(self.norm2(y))))
+
+
 class EncoderLayer(nn.Module):
-    """Pre-LN self-attention + GELU feed-forward, attention through ``F.scaled_dot_product_attention``.
+    """Pre-LN self-attention + GELU feed-forward, attention through ``F.scaled_dot_product_attention``,
+    optionally after a depthwise temporal convolution (``conv_kernel``), each branch dropped whole
+    with probability ``drop_path``.
 
     The padding mask goes to SDPA as a broadcast ``[B,1,1,T]`` boolean (never expanded to
     ``[B,H,T,T]``), so the fused kernels apply. Attention-probability dropout is separate
@@ -46,11 +80,20 @@ class EncoderLayer(nn.Module):
     """
 
     def __init__(
-        self, d_model: int, num_heads: int, dim_feedforward: int, dropout: float, attention_dropout: float
+        self,
+        d_model: int,
+        num_heads: int,
+        dim_feedforward: int,
+        dropout: float,
+        attention_dropout: float,
+        conv_kernel: int = 0,
+        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
         self.num_heads = num_heads
         self.attention_dropout = attention_dropout
+        self.drop_path = drop_path
+        self.conv = ConvModule(d_model, conv_kernel, dropout) if conv_kernel else None
         self.norm1 = nn.LayerNorm(d_model)
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
@@ -62,11 +105,16 @@ class EncoderLayer(nn.Module):
     def forward(self, h: torch.Tensor, attend: torch.Tensor) -> torch.Tensor:
         """``h [B,T,D]``; ``attend [B,1,1,T]`` True for real (non-padding) frames."""
         b, t, d = h.shape
+        p_drop = self.drop_path
+        if self.conv is not None:
+            keep = attend[:, 0, 0, :, None].to(h.dtype)
+            h = h + drop_path(self.conv(h, keep), p_drop, self.training)
         q, k, v = self.qkv(self.norm1(h)).view(b, t, 3, self.num_heads, d // self.num_heads).permute(2, 0, 3, 1, 4)
         p = self.attention_dropout if self.training else 0.0
         a = F.scaled_dot_product_attention(q, k, v, attn_mask=attend, dropout_p=p)
-        h = h + self.dropout(self.out(a.transpose(1, 2).reshape(b, t, d)))
-        return h + self.dropout(self.ff2(self.dropout(F.gelu(self.ff1(self.norm2(h))))))
+        h = h + drop_path(self.dropout(self.out(a.transpose(1, 2).reshape(b, t, d))), p_drop, self.training)
+        ff = self.dropout(self.ff2(self.dropout(F.gelu(self.ff1(self.norm2(h))))))
+        return h + drop_path(ff, p_drop, self.training)
 
 
 class SignTransformer(nn.Module):
@@ -99,6 +147,8 @@ class SignTransformer(nn.Module):
         hands: bool,
         motion: bool,
         mask_input: bool,
+        conv_kernel: int,
+        drop_path: float,
     ) -> None:
         super().__init__()
         if pooling not in POOLINGS:
@@ -114,8 +164,19 @@ class SignTransformer(nn.Module):
         self.register_buffer("positions", sinusoidal_positions(max_len, d_model), persistent=False)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d_model)) if pooling == "cls" else None
         self.dropout = Dropout(dropout)
-        self.layers = nn.ModuleList(
-            EncoderLayer(d_model, num_heads, dim_feedforward, dropout, attention_dropout) for _ in range(num_layers)
+        if not 0.0 <= drop_path < 1.0:
+            raise ConfigError(f"model.drop_path must be in [0, 1), got {drop_path}")
+        self.layers = nn.ModuleList(  # stochastic depth grows linearly with depth, to drop_path at the top
+            EncoderLayer(
+                d_model,
+                num_heads,
+                dim_feedforward,
+                dropout,
+                attention_dropout,
+                conv_kernel,
+                drop_path * (i + 1) / num_layers,
+            )
+            for i in range(num_layers)
         )
         self.norm = nn.LayerNorm(d_model)
         self.gloss_head = nn.Linear(d_model, num_gloss)

@@ -22,6 +22,7 @@ from torch import nn
 
 from signlang.core.console import duration, progress_bar
 from signlang.core.errors import ConfigError, SignlangError
+from signlang.data.labels import has_categories
 from signlang.models.rejection import DEFAULT_FALSE_REJECT, DEFAULT_SCORE, SCORES, calibrate, check_rates, infer
 from signlang.runs.checkpoints import load_checkpoint
 from signlang.training.estimate import expected_seconds
@@ -103,7 +104,8 @@ class Checkpoint(Callback):
         key = MONITORS[self.monitor](row)
         if self.best_key is None or key > self.best_key:
             self.best_key, self.best_epoch = key, row["epoch"]
-            self.best = {k: row[k] for k in ("val_loss", "val_gloss_acc", "val_cat_acc")}
+            keys = ("val_loss", "val_gloss_acc", "val_cat_acc")[: 3 if has_categories(fit.data.cat_names) else 2]
+            self.best = {k: row[k] for k in keys}
             fit.improved = True
         fit.summary.update(best_epoch=self.best_epoch, best=self.best)
 
@@ -286,16 +288,19 @@ class Console(Callback):
 
     def on_epoch_end(self, fit: Fit, row: dict[str, Any]) -> None:
         self.progress.remove_task(self.task)
+        cats = has_categories(fit.data.cat_names)
+        train_cat = f" cat {row['train_cat_acc']:.3f}" if cats else ""
+        val_cat = f" cat {row['val_cat_acc']:.3f}" if cats else ""
         log.info(
-            "epoch %d/%d  train loss %.4f gloss %.3f cat %.3f | val loss %.4f gloss %.3f cat %.3f | lr %.2e | %.1fs%s",
+            "epoch %d/%d  train loss %.4f gloss %.3f%s | val loss %.4f gloss %.3f%s | lr %.2e | %.1fs%s",
             row["epoch"],
             fit.epochs,
             row["train_loss"],
             row["train_gloss_acc"],
-            row["train_cat_acc"],
+            train_cat,
             row["val_loss"],
             row["val_gloss_acc"],
-            row["val_cat_acc"],
+            val_cat,
             row["lr"],
             row["epoch_time_s"],
             "  * best" if fit.improved else "",
@@ -310,12 +315,8 @@ class Console(Callback):
     def on_fit_end(self, fit: Fit) -> None:
         best = fit.summary.get("best")
         if best:
-            log.info(
-                "trained: best epoch %d, val gloss %.3f cat %.3f",
-                fit.summary["best_epoch"],
-                best["val_gloss_acc"],
-                best["val_cat_acc"],
-            )
+            cat = f" cat {best['val_cat_acc']:.3f}" if has_categories(fit.data.cat_names) else ""
+            log.info("trained: best epoch %d, val gloss %.3f%s", fit.summary["best_epoch"], best["val_gloss_acc"], cat)
 
 
 class Rejection(Callback):
@@ -338,7 +339,7 @@ class Rejection(Callback):
     def on_fit_end(self, fit: Fit) -> None:
         if not fit.run.writer:
             return
-        if not hasattr(fit.eval_model, "embed"):
+        if not hasattr(fit.eval_model, "embed") and not hasattr(fit.eval_model, "embed_and_classify"):
             log.warning("callbacks.rejection: %s has no embed(); its answers are never 'unknown'", fit.model_name)
             return
         device = fit.trainer.device

@@ -226,8 +226,16 @@ class Trainer:
 
     # --------------------------------------------------------------------- a step and an evaluation
     def loss(self, logits: tuple[torch.Tensor, torch.Tensor], batch: Batch) -> torch.Tensor:
+        """The weighted cross-entropies of both heads. Logits with a leading members axis ``[K,B,C]``
+        (``SignEnsemble`` in training) give each member its own loss, averaged."""
         gloss_logits, cat_logits = (t.float() for t in logits)
+        if gloss_logits.dim() == 3:
+            members = gloss_logits.shape[0]
+            gloss_logits, cat_logits = gloss_logits.flatten(0, 1), cat_logits.flatten(0, 1)
+            batch = Batch(**{**vars(batch), "gloss": batch.gloss.repeat(members), "cat": batch.cat.repeat(members)})
         gloss = F.cross_entropy(gloss_logits, batch.gloss, label_smoothing=self.label_smoothing)
+        if cat_logits.shape[1] == 1:  # one category (data.num_cat=1): its cross-entropy is 0, so skip it
+            return self.gloss_weight * gloss
         return self.gloss_weight * gloss + self.cat_weight * F.cross_entropy(
             cat_logits, batch.cat, label_smoothing=self.label_smoothing
         )
@@ -270,7 +278,8 @@ class Trainer:
     @staticmethod
     def _tally(totals: torch.Tensor, loss: torch.Tensor, logits, batch: Batch) -> None:
         """Add a batch's loss and correct counts to running sums kept on the device (no host sync)."""
-        hits = [(logits[0].argmax(1) == batch.gloss).sum(), (logits[1].argmax(1) == batch.cat).sum()]
+        gloss, cat = (t.mean(0) if t.dim() == 3 else t for t in logits)  # an ensemble in training: its mean
+        hits = [(gloss.argmax(1) == batch.gloss).sum(), (cat.argmax(1) == batch.cat).sum()]
         totals += torch.stack([loss.detach().float() * len(batch), *hits])
 
     @staticmethod

@@ -9,7 +9,7 @@ from conftest import CONF, tiny_synthetic
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from signlang.core.layout import LEFT_HAND, LEFT_SHOULDER, RIGHT_HAND, RIGHT_SHOULDER
+from signlang.core.layout import LEFT_HAND, LEFT_SHOULDER, MIRROR, RIGHT_HAND, RIGHT_SHOULDER
 from signlang.data.loader import make_loader
 from signlang.data.transforms import (
     Clip,
@@ -24,7 +24,6 @@ from signlang.data.transforms import (
     Speed,
     TimeMask,
     TrimToHands,
-    mirror_permutation,
 )
 
 KEYPOINT_TRANSFORMS = [
@@ -83,7 +82,7 @@ def test_flip_is_an_involution_and_swaps_the_hands():
     assert torch.equal(twice.mask, clip.mask)
     left, right = slice(LEFT_HAND.start, LEFT_HAND.stop), slice(RIGHT_HAND.start, RIGHT_HAND.stop)
     assert torch.equal(once.mask[:, left], clip.mask[:, right])
-    perm = mirror_permutation()
+    perm = torch.as_tensor(MIRROR)
     assert torch.equal(perm[perm], torch.arange(78))
     # the mirrored signer's right shoulder is where the left one was, mirrored
     centre = clip.points[..., 0][clip.present()].mean()

@@ -71,3 +71,61 @@ def test_evaluate_errors_are_one_line(tmp_path, trained_run):
     result = run_command("evaluate", str(empty))
     out = result.stderr + result.stdout
     assert result.returncode == 2 and "has no checkpoints" in out and "Traceback" not in out
+
+
+def test_one_category_costs_nothing_and_reports_leave_it_out(tmp_path):
+    """WLASL-style data (data.num_cat=1): no category numbers in the log, the report, the predictions."""
+    import json
+
+    from conftest import run_app, run_command, tiny_synthetic
+
+    root = tiny_synthetic(num_cat=1).export(tmp_path / "data")
+    result = run_app(
+        "data=keypoints",
+        f"data.root={root}",
+        "data.num_gloss=6",
+        "data.num_cat=1",
+        "data.test_dir=${data.root}/keypoints_test",
+        "data.test_labels=${data.root}/test_labels.csv",
+        "trainer.max_epochs=2",
+        "model.d_model=32",
+        "model.num_heads=4",
+        "model.dim_feedforward=64",
+        "model.num_layers=1",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert result.returncode == 0, result.stderr
+    log = (tmp_path / "run" / "run.log").read_text().replace(str(tmp_path), "")  # the folder names the test
+    assert "epoch 2/2" in log and " cat " not in log and "category" not in log
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert "val_cat_acc" not in summary["best"] and summary["final"]["cat_acc"] is None
+    report = tmp_path / "run" / "eval" / "test"
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert "category" not in metrics and "cat_top1" not in metrics["by_occluded"]["0"]
+    assert "cat_true" not in (report / "predictions.csv").read_text().splitlines()[0]
+    assert not (report / "confusion_category.png").exists() and (report / "confusion_gloss.png").exists()
+    clip = str(next((root / "keypoints_test").glob("*.npz")))
+    shown = run_command("predict", str(tmp_path / "run"), clip)
+    assert shown.returncode == 0 and "category" not in shown.stdout
+    as_json = json.loads(run_command("predict", str(tmp_path / "run"), clip, "--json").stdout)
+    assert "category" not in as_json[0] and as_json[0]["gloss"]
+    table = run_command("evaluate", str(tmp_path / "run"))
+    assert table.returncode == 0 and "cat_acc" not in table.stdout
+
+
+def test_a_run_trained_before_a_model_option_existed_still_loads(trained_run, tmp_path):
+    """Options added to conf/model later (off by default) are filled in; the model is the one trained."""
+    import shutil
+
+    from signlang.evaluation.evaluate import load_run
+    from signlang.runs.checkpoints import find_checkpoint, load_checkpoint, save_checkpoint
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run["run"], run)
+    path = find_checkpoint(run, "best")
+    state = load_checkpoint(path)
+    for key in ("conv_kernel", "drop_path"):  # as a checkpoint written before they existed
+        state["config"]["model"].pop(key)
+    save_checkpoint(path, state)
+    loaded = load_run(run)
+    assert loaded.model.layers[0].conv is None and loaded.model.layers[0].drop_path == 0.0

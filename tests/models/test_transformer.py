@@ -100,3 +100,29 @@ def test_motion_and_mask_inputs_keep_padding_out(motion, mask_input):
         a, b = model(x, pad), model(noisy, pad)
     torch.testing.assert_close(a[0], b[0])
     assert model.input_proj.in_features == 156 * (2 if motion else 1) + (78 if mask_input else 0)
+
+
+def test_the_convolution_and_stochastic_depth_keep_padding_out_and_learn():
+    torch.manual_seed(0)
+    model = build_model("transformer", **SMALL, conv_kernel=5, drop_path=0.2)
+    assert [round(layer.drop_path, 2) for layer in model.layers] == [0.1, 0.2]  # growing with depth
+    assert (
+        losses_on_a_fixed_batch(model, width=156, lr=3e-3)[-1]
+        < 0.5
+        * losses_on_a_fixed_batch(
+            build_model("transformer", **SMALL, conv_kernel=5, drop_path=0.2), width=156, lr=0.0, steps=1
+        )[0]
+    )
+    model.eval()
+    x, pad = batch()
+    noisy = x.clone()
+    noisy[pad] = torch.randn_like(noisy[pad]) * 100
+    with torch.no_grad():
+        a, b = model(x, pad), model(noisy, pad)
+        alone = model(x[1:2, :3], pad[1:2, :3])
+    torch.testing.assert_close(a[0], b[0])
+    torch.testing.assert_close(a[0][1:2], alone[0], atol=1e-5, rtol=1e-4)
+    with pytest.raises(ConfigError, match="odd"):
+        build_model("transformer", **SMALL, conv_kernel=4)
+    with pytest.raises(ConfigError, match="drop_path"):
+        build_model("transformer", **SMALL, drop_path=1.0)
