@@ -171,8 +171,9 @@ def test_every_experiment_composes_and_instantiates(experiment):
         pytest.skip(f"{root} is not available (the preset composes; its data is read when it is instantiated)")
     net, data = instantiate(cfg.model), instantiate(cfg.data, transform=instantiate(cfg.transform))
     check_model_fits_data(net, data)
-    assert net.gloss_head.out_features == data.num_gloss == len(data.gloss_names)
-    assert net.cat_head.out_features == data.num_cat == len(data.cat_names)
+    for head in [net, *getattr(net, "members", [])][-1:]:  # an ensemble's heads are its members'
+        assert head.gloss_head.out_features == data.num_gloss == len(data.gloss_names)
+        assert head.cat_head.out_features == data.num_cat == len(data.cat_names)
     assert isinstance(data.transform, Pipeline) and build_callbacks(cfg.callbacks)
 
 
