@@ -6,13 +6,15 @@ a training run should never start on data it would silently misread.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import zipfile
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -36,6 +38,7 @@ from signlang.data.module import ClipData, split_paths
 from signlang.data.stratify import assign
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SPLIT_RECORD = "data_split.csv"  # in a run folder: which training-CSV clips were carved out for val
 
@@ -114,6 +117,25 @@ def check_arrays(path: Path, kind: str, key: str, x: np.ndarray, mask: np.ndarra
     return ClipArrays(x=x, mask=mask)
 
 
+def retry_spurious_ast_error(fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn`` retried (twice) on CPython 3.11's spurious ``SystemError: AST constructor recursion depth
+    mismatch``: its AST constructor's depth counter is not thread-safe (python/cpython#106905), and
+    numpy parses every .npy header with ``ast.literal_eval``, so threads reading clips at once can
+    hit it. Any other error is raised as it is."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> T:
+        for _ in range(2):
+            try:
+                return fn(*args, **kwargs)
+            except SystemError as e:
+                if "recursion depth mismatch" not in str(e):
+                    raise
+        return fn(*args, **kwargs)
+
+    return call
+
+
 def load_split(
     directory: str | Path,
     labels: str | Path | None,
@@ -162,6 +184,7 @@ def load_split(
     targets = {k: table[k].to_numpy(np.int64) for k in ("gloss", "cat", "occluded")}
     width = INPUT_DIMS[kind]
 
+    @retry_spurious_ast_error
     def read(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         arrays = read_clip(path, kind, key, fallback_key)
         return arrays.x, arrays.mask
@@ -176,8 +199,9 @@ def load_split(
     # Pass 1: lengths from the array headers (cheap); files whose header is off get the full check.
     names_to_try = [key] + ([fallback_key] if fallback_key else [])
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        headers = list(pool.map(lambda p: npz_length(p, names_to_try), paths))
-        masks = list(pool.map(lambda p: npz_length(p, ["mask"]) is not None, paths)) if kind == "keypoints" else []
+        header = retry_spurious_ast_error(npz_length)
+        headers = list(pool.map(lambda p: header(p, names_to_try), paths))
+        masks = list(pool.map(lambda p: header(p, ["mask"]) is not None, paths)) if kind == "keypoints" else []
     suspicious = [p for p, h in zip(paths, headers) if h is None or h[1] == 0 or h[2] != width]
     problems = [r for r in (_try_read(p, kind, key, fallback_key) for p in suspicious) if isinstance(r, str)]
     if problems:
