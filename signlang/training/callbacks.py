@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from hydra.utils import instantiate
@@ -26,9 +26,7 @@ from signlang.data.labels import has_categories
 from signlang.models.rejection import DEFAULT_FALSE_REJECT, DEFAULT_SCORE, SCORES, calibrate, check_rates, infer
 from signlang.runs.checkpoints import load_checkpoint
 from signlang.training.estimate import expected_seconds
-
-if TYPE_CHECKING:  # the trainer imports this module; annotations only
-    from signlang.training.trainer import Fit
+from signlang.training.fit import Callback, Fit
 
 log = logging.getLogger(__name__)
 
@@ -42,42 +40,6 @@ MONITORS: dict[str, Callable[[dict[str, Any]], list[float]]] = {
 
 class TrainingDiverged(SignlangError):
     """The loss became NaN or infinite."""
-
-
-class Callback:
-    """Hooks the loop calls; each does nothing unless a subclass says otherwise."""
-
-    order = 50  # lower runs first
-
-    def setup(self, fit: Fit) -> None:
-        """After the model, optimizer and loaders exist, before a resumed run's state is restored."""
-
-    def on_fit_start(self, fit: Fit) -> None:
-        """Just before the first epoch of this session."""
-
-    def on_train_epoch_start(self, fit: Fit, epoch: int, steps: int) -> None: ...
-
-    def on_train_step(self, fit: Fit, step: int, loss: torch.Tensor) -> None:
-        """After every optimizer step; ``loss`` is still on the device (reading it waits for the GPU)."""
-
-    def on_train_epoch_end(self, fit: Fit, epoch: int) -> None:
-        """After the epoch's training steps, before validation."""
-
-    def on_validation_batch(self, fit: Fit) -> None: ...
-
-    def on_epoch_end(self, fit: Fit, row: dict[str, Any]) -> None:
-        """After validation, with the epoch's ``metrics.csv`` row; the checkpoint is written next."""
-
-    def on_fit_end(self, fit: Fit) -> None:
-        """After the last epoch (the best checkpoint is evaluated next, by ``run.py``)."""
-
-    def teardown(self, fit: Fit) -> None:
-        """Always, when the fit ends: finished, stopped by a signal or an error."""
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 def check_monitor(monitor: str, where: str) -> str:

@@ -12,7 +12,7 @@ from signlang.training.optim import param_groups
 from signlang.training.rng import rng_state, set_rng_state
 
 if TYPE_CHECKING:
-    from signlang.training.trainer import Fit
+    from signlang.training.fit import Fit
 
 
 @torch.no_grad()

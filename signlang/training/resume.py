@@ -46,7 +46,7 @@ from signlang.training.distributed import joins_rank0, side_dir
 from signlang.training.rng import set_rng_state
 
 if TYPE_CHECKING:
-    from signlang.training.trainer import Fit
+    from signlang.training.fit import Fit
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -27,15 +26,14 @@ from signlang import __version__
 from signlang.core.errors import ConfigError
 from signlang.core.layout import DATA_FOR_KIND, KIND_DESCRIPTIONS
 from signlang.data.clips import Batch
-from signlang.data.module import ClipData, TrainingData
+from signlang.data.module import ClipData
 from signlang.models.input_norm import fit_input_norm
 from signlang.runs.folder import RunFolder
 from signlang.runs.record import METRIC_COLUMNS
 from signlang.training import resume
-from signlang.training.callbacks import Callback
 from signlang.training.distributed import Distributed
+from signlang.training.fit import Callback, Fit
 from signlang.training.optim import param_groups
-from signlang.training.rng import rng_state
 from signlang.training.runtime import resolve_device
 from signlang.training.schedulers import per_epoch
 from signlang.training.signals import InterruptGuard
@@ -56,75 +54,6 @@ def check_model_fits_data(model: nn.Module, data: ClipData) -> None:
             f"{type(model).__name__} reads {KIND_DESCRIPTIONS[need]}, but this data provides "
             f"{KIND_DESCRIPTIONS[have]}: use {DATA_FOR_KIND[need]}"
         )
-
-
-@dataclass
-class LoopState:
-    """The loop's own counters, saved in every checkpoint so a resumed run picks up exactly."""
-
-    epoch: int = 0  # last completed epoch
-    steps: int = 0  # optimizer steps taken
-    history: list[dict[str, Any]] = field(default_factory=list)  # metrics.csv rows
-
-    def record(self, row: dict[str, Any]) -> None:
-        self.epoch, self.steps = row["epoch"], row["step"]
-        self.history.append(row)
-
-
-@dataclass
-class Fit:
-    """One fit in progress: what the loop works on, and what the callbacks see and change."""
-
-    trainer: Trainer
-    model: nn.Module  # the weights the optimizer steps
-    model_name: str
-    data: TrainingData
-    run: RunFolder
-    dist: Distributed
-    make_optimizer: Callable[..., Optimizer]
-    optimizer: Optimizer
-    scheduler: Any
-    scaler: torch.amp.GradScaler
-    steps_per_epoch: int
-    total_steps: int
-    epochs: int
-    callbacks: list[Callback]
-    meta: dict[str, Any]  # the run's fixed facts, in every checkpoint: model name, config, label names, ...
-    loop: LoopState = field(default_factory=LoopState)
-    eval_model: nn.Module | None = None  # what validation scores and checkpoints hold as "model" (ema: the average)
-    step_model: nn.Module | None = None  # the model the steps run on (DDP-wrapped, compiled)
-    improved: bool = False  # this epoch is the best so far (callbacks.checkpoint)
-    stop: str | None = None  # why training ends before its length (callbacks.early_stopping)
-    summary: dict[str, Any] = field(default_factory=dict)  # what the callbacks add to summary.json
-
-    @property
-    def validated(self) -> nn.Module:
-        """The module validation runs: the evaluated weights, compiled when the steps are (never DDP)."""
-        return self.step_model if self.eval_model is self.model and not self.dist.enabled else self.eval_model
-
-    def call(self, hook: str, *args: Any) -> None:
-        for callback in self.callbacks:
-            getattr(callback, hook)(self, *args)
-
-    def state(self) -> dict[str, Any]:
-        """The checkpoint of the epoch just recorded: the evaluated weights under ``model`` (what
-        evaluation and prediction load), the stepped ones under ``train_model`` when they differ, and
-        everything resuming needs (optimizer, scheduler, scaler, counters, callbacks, every RNG)."""
-        state = {**self.meta, "model": self.eval_model.state_dict()}
-        if self.eval_model is not self.model:
-            state["train_model"] = self.model.state_dict()
-        return {
-            **state,
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "epoch": self.loop.epoch,
-            "best_epoch": self.summary.get("best_epoch"),
-            "loop": {"epoch": self.loop.epoch, "steps": self.loop.steps, "history": self.loop.history},
-            "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks},
-            "rng": rng_state(),
-            "signlang_version": __version__,
-        }
 
 
 def _check(ok: bool, message: str) -> None:
