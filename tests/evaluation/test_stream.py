@@ -80,18 +80,8 @@ def test_streams_take_every_clip_once_per_round():
 def test_streams_of_clips_are_found_and_read_like_the_clips(trained_run, rested, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(trained_run["run"], run)
-    result = run_command(
-        "evaluate",
-        str(run),
-        "--data-dir",
-        str(rested),
-        "--labels",
-        str(rested / "labels.csv"),
-        "--streams",
-        "--stream-rounds",
-        "3",
-        *FAST_FLAGS,
-    )
+    streams = ("evaluate", str(run), "--data-dir", str(rested), "--labels", str(rested / "labels.csv"), "--streams")
+    result = run_command(*streams, "--stream-rounds", "3", *FAST_FLAGS)
     assert result.returncode == 0, result.stderr
     (report,) = (run / "eval").glob("*_streams")
     metrics = json.loads((report / "metrics.json").read_text())
@@ -103,13 +93,7 @@ def test_streams_of_clips_are_found_and_read_like_the_clips(trained_run, rested,
         rows = list(csv.DictReader(f))
     assert len(rows) == 36 and all(r["clip"] for r in rows)
     live = run_command(
-        "evaluate",
-        str(run),
-        "--data-dir",
-        str(rested),
-        "--labels",
-        str(rested / "labels.csv"),
-        "--streams",
+        *streams,
         "--live-fps",
         "15",
         *FAST_FLAGS,
