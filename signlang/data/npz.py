@@ -6,15 +6,13 @@ a training run should never start on data it would silently misread.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import zipfile
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,6 +20,7 @@ import pandas as pd
 from signlang.core.errors import ConfigError, DataError, summarize
 from signlang.core.files import atomic_write
 from signlang.core.layout import DATA_FOR_KIND, INPUT_DIMS, NUM_POINTS
+from signlang.core.threads import retry_spurious_ast_error
 from signlang.data.cache import (
     CACHE_MODES,
     LazyClipSet,
@@ -38,7 +37,6 @@ from signlang.data.module import ClipData, split_paths
 from signlang.data.stratify import assign
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 SPLIT_RECORD = "data_split.csv"  # in a run folder: which training-CSV clips were carved out for val
 
@@ -115,25 +113,6 @@ def check_arrays(path: Path, kind: str, key: str, x: np.ndarray, mask: np.ndarra
             raise DataError(f"{path.name}: 'mask' has shape {list(mask.shape)}, expected [{x.shape[0]}, {NUM_POINTS}]")
         mask = mask.astype(bool, copy=False)
     return ClipArrays(x=x, mask=mask)
-
-
-def retry_spurious_ast_error(fn: Callable[..., T]) -> Callable[..., T]:
-    """``fn`` retried (twice) on CPython 3.11's spurious ``SystemError: AST constructor recursion depth
-    mismatch``: its AST constructor's depth counter is not thread-safe (python/cpython#106905), and
-    numpy parses every .npy header with ``ast.literal_eval``, so threads reading clips at once can
-    hit it. Any other error is raised as it is."""
-
-    @functools.wraps(fn)
-    def call(*args: Any, **kwargs: Any) -> T:
-        for _ in range(2):
-            try:
-                return fn(*args, **kwargs)
-            except SystemError as e:
-                if "recursion depth mismatch" not in str(e):
-                    raise
-        return fn(*args, **kwargs)
-
-    return call
 
 
 def load_split(

@@ -18,6 +18,7 @@ import numpy as np
 
 from signlang.core.errors import DataError
 from signlang.core.layout import FACE, FEATURE_DIM, KEYPOINT_DIM, LEFT_HAND, NUM_POINTS, POSE, RIGHT_HAND
+from signlang.core.threads import retry_spurious_ast_error
 from signlang.data.labels import label_problems, read_label_table
 from signlang.data.npz import array_problems
 
@@ -59,13 +60,19 @@ class Report:
         return not self.errors
 
 
+@retry_spurious_ast_error  # validate reads clips in threads
+def read_members(path: Path) -> dict[str, np.ndarray]:
+    """Every array of one ``.npz``; reading every member also checks its CRC."""
+    with np.load(path, allow_pickle=False) as z:
+        return {name: z[name] for name in z.files}
+
+
 def check_clip(path: Path, key: str = "X", require_x2048: bool = False) -> tuple[list[Finding], int]:
     """Every problem of one clip, and its frame count (0 when unreadable)."""
     found: list[Finding] = []
     error = lambda msg: found.append(Finding(path.name, "error", msg))  # noqa: E731
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {name: z[name] for name in z.files}  # reading every member also checks its CRC
+        arrays = read_members(path)
     except ValueError as e:
         if "allow_pickle" in str(e):
             error("holds pickled (object) arrays; save plain numeric arrays")
