@@ -1,7 +1,8 @@
 """``signlang split DATA_DIR LABELS.csv --out OUT [--val 0.15] [--test 0.15] [--group-by signer] [--link]
 [--leave-out N [--leave-out-val M]]``: train/val/test in the seed layout, stratified by gloss, whole
-groups per split; clips with identical content in different splits are reported as leakage (exit
-status 1). ``--leave-out`` sets glosses aside as signs a model will not know."""
+groups per split, identical clips in one split (listed, with any that disagree on the gloss).
+``--leave-out`` sets glosses aside as signs a model will not know; an identical clip on both sides of
+that line is reported as leakage (exit status 1)."""
 
 from __future__ import annotations
 
@@ -68,5 +69,12 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
             "[red]leakage:[/] identical clips in different splits: " + ", ".join(f"{f} ({s})" for f, s in leak)
         )
     for dup in result["duplicates"]:
-        console.print("[yellow]duplicate:[/] identical clips: " + ", ".join(f"{f} ({s})" for f, s in dup))
+        console.print(
+            "[yellow]duplicate:[/] identical clips, kept in one split: " + ", ".join(f"{f} ({s})" for f, s in dup)
+        )
+    for clash in result["conflicts"]:
+        console.print(
+            "[yellow]conflict:[/] identical clips labelled with different glosses: "
+            + ", ".join(f"{f} (gloss {g})" for f, g in clash)
+        )
     return 1 if result["leaks"] else 0

@@ -4,8 +4,10 @@
 
 Stratified by gloss (each gloss split in the same proportions, at least one clip in train);
 with ``--group-by COLUMN`` every value of that column (a signer, a session) lands in exactly one
-split. Files are copied (``--link`` makes hard links, or symlinks across file systems). Clips with
-identical content in different splits are reported as leakage; exact duplicates inside a split too.
+split. Clips with identical content (a hash of their arrays: the same recording under two names)
+always land in the same split, so a duplicate cannot leak test clips into training; they are listed,
+and so are identical clips labelled with different glosses. Files are copied (``--link`` makes hard
+links, or symlinks across file systems).
 
 ``--leave-out N`` (and ``--leave-out-val M``) set glosses aside for measuring "not a sign I know":
 N glosses (then M more), drawn with the seed, leave every split, and all their clips go to
@@ -21,6 +23,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from signlang.core.errors import ConfigError, DataError, summarize
 from signlang.data.labels import clip_name, label_problems, read_label_table
@@ -37,6 +40,36 @@ def content_hash(path: Path) -> str:
             h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
             h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
+
+
+def keep_together(split: pd.Series, content: pd.Series) -> pd.Series:
+    """``split`` with identical clips (same ``content``) moved into one split: train when one of them
+    is there (so no gloss loses its training clips), else the split of the first. Clips without a
+    duplicate keep their split, so a dataset without duplicates splits exactly as before."""
+    split = split.copy()
+    for _, rows in split.groupby(content.to_numpy()):
+        if rows.nunique() > 1:
+            split[rows.index] = "train" if (rows == "train").any() else rows.iloc[0]
+    return split
+
+
+def join_groups(groups: pd.Series, content: pd.Series) -> pd.Series:
+    """``groups`` with every two groups that share a clip's content joined (under the smallest of their
+    names), so whole groups per split also keeps identical clips together. Groups that share nothing
+    keep their names, and so their split."""
+    parent = {g: g for g in groups.unique()}
+
+    def root(g):
+        while parent[g] != g:
+            parent[g] = g = parent[parent[g]]
+        return g
+
+    for members in groups.groupby(content.to_numpy()).unique():
+        first = root(members[0])
+        for other in members[1:]:
+            a, b = sorted((first, root(other)), key=str)
+            parent[b] = first = a
+    return groups.map(root)
 
 
 def place(source: Path, target: Path, link: bool) -> None:
@@ -79,13 +112,24 @@ def split_dataset(
         raise DataError(summarize(problems, 3))
     if extra is not None:
         table[group_by] = extra[group_by].to_numpy()
+        blank = table.index[table[group_by].astype(str).str.strip().eq("")]
+        if len(blank):
+            raise DataError(
+                f"--group-by {group_by}: {len(blank)} row(s) of {labels} have no {group_by} "
+                f"({summarize(list(table.loc[blank, 'file']), sep=', ')}); fill the column in"
+            )
     files = {clip_name(p.name): p for p in Path(data_dir).glob("*.npz")}
     missing = [f for f in table["file"] if f not in files]
     if missing:
         raise DataError(f"{labels} lists {len(missing)} clip(s) not in {data_dir}: {summarize(missing, sep=', ')}")
     fractions = {"train": 1 - val - test, "val": val, "test": test}
-    table["split"] = assign(table, fractions, group_by, seed)
     table["hash"] = [content_hash(files[f]) for f in table["file"]]
+    if group_by:
+        table["split"] = assign(
+            table.assign(**{group_by: join_groups(table[group_by], table["hash"])}), fractions, group_by, seed
+        )
+    else:
+        table["split"] = keep_together(assign(table, fractions, None, seed), table["hash"])
     glosses = np.sort(table["gloss"].unique())
     if leave_out + leave_out_val >= len(glosses):
         raise ConfigError(
@@ -105,10 +149,12 @@ def split_dataset(
         out.mkdir(parents=True, exist_ok=True)
         rows.assign(file=rows["file"] + ".npz")[columns].to_csv(out / f"{name}_labels.csv", index=False)
 
-    leaks, duplicates = [], []
+    leaks, duplicates, conflicts = [], [], []
     for _, rows in table.groupby("hash"):
         if len(rows) > 1:
             (leaks if rows["split"].nunique() > 1 else duplicates).append(list(zip(rows["file"], rows["split"])))
+            if rows["gloss"].nunique() > 1:
+                conflicts.append([(f, int(g)) for f, g in zip(rows["file"], rows["gloss"])])
     parts = [*SPLITS, *(k for k, v in unknown.items() if len(v))]
     return {
         "counts": table["split"].value_counts().reindex(parts, fill_value=0).to_dict(),
@@ -117,4 +163,5 @@ def split_dataset(
         "groups": {s: int(table.loc[table["split"] == s, group_by].nunique()) for s in parts} if group_by else None,
         "leaks": leaks,
         "duplicates": duplicates,
+        "conflicts": conflicts,
     }
