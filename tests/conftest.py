@@ -185,7 +185,7 @@ def trained_run(tmp_path_factory) -> dict[str, Path]:
     names.write_text(
         "id,label,category\n" + "".join(f"{i},SIGN {i},{'HANDS' if i < 3 else 'FACE'}\n" for i in range(6))
     )
-    result = run_app(
+    args = [
         "data=keypoints",
         f"data.root={root}",
         "data.num_gloss=6",
@@ -198,10 +198,10 @@ def trained_run(tmp_path_factory) -> dict[str, Path]:
         "model.num_heads=4",
         "model.dim_feedforward=64",
         "model.num_layers=1",
-        f"hydra.run.dir={base / 'run'}",
-    )
+    ]
+    result = run_app(*args, f"hydra.run.dir={base / 'run'}")
     assert result.returncode == 0, result.stdout + result.stderr
-    return {"run": base / "run", "data": root, "names": names}
+    return {"run": base / "run", "data": root, "names": names, "args": args}
 
 
 def with_rest(x, mask, frames: int = 15):

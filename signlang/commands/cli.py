@@ -26,7 +26,11 @@ log = logging.getLogger("signlang")
 COMMANDS = {
     "train": (None, "[overrides]", "same as python run.py [overrides]"),
     "validate": ("validate", "DIR [--labels CSV]", "check a folder of .npz clips and its labels CSV"),
-    "evaluate": ("evaluate", "RUN_DIR", "evaluate a run's checkpoint (--unknown, --streams) into eval/<split>/"),
+    "evaluate": (
+        "evaluate",
+        "RUN_DIR...",
+        "evaluate a run's checkpoint (--unknown, --streams; several runs: averaged) into eval/<split>/",
+    ),
     "predict": ("predict", "RUN_DIR FILE...", "gloss and category of .npz clips or videos (--stream: every sign)"),
     "calibrate": ("calibrate", "RUN_DIR", "choose when a run's checkpoint answers 'unknown'"),
     "runs": ("runs", "[ROOT]", "table of runs and sweep jobs"),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -82,6 +83,53 @@ def evaluate_checkpoint(
         out_dir,
     )
     return result
+
+
+def evaluate_average(
+    runs: list[LoadedRun], scored: list[tuple[ClipSet, Any]], *, name: str, device: torch.device
+) -> tuple[dict[str, Any], list[float]]:
+    """Several separately trained runs read as one model: each run scores the same clips (``scored``:
+    its own normalised ``(clips, batches)``), and their logits are averaged, as ``model=ensemble``
+    averages its members'. Written to ``eval/<name>_average/`` of the first run; returns the headline
+    and each run's own gloss top-1."""
+    first, clips = runs[0], scored[0][0]
+    for run, (other, _) in zip(runs[1:], scored[1:]):
+        if other.names != clips.names or not np.array_equal(other.gloss, clips.gloss):
+            raise DataError(
+                f"{run.path} scores other clips on {name} than {first.path}; average runs trained and "
+                "scored on the same split (or give --data-dir and --labels)"
+            )
+        if run.gloss_names != first.gloss_names:
+            raise DataError(f"{run.path} names its glosses differently from {first.path}: they are other tasks")
+    gloss, cat, alone = [], [], []
+    for run, (_, batches) in zip(runs, scored):
+        g, c = predict_probs(run.model, batches, len(clips), device)
+        gloss.append(np.log(np.maximum(g, 1e-30)))  # log-probabilities: their mean ranks as the mean logits do
+        cat.append(np.log(np.maximum(c, 1e-30)))
+        alone.append(float((g.argmax(1) == clips.gloss).mean()))
+    gloss_probs = torch.from_numpy(np.mean(gloss, 0)).softmax(-1).numpy()
+    cat_probs = torch.from_numpy(np.mean(cat, 0)).softmax(-1).numpy()
+    out_dir = fresh_dir(first.path / EVAL_DIR / f"{name}_average")
+    meta = {
+        "split": name,
+        "checkpoint": first.checkpoint_path.stem.rsplit("_", 1)[-1],
+        "average_of": [str(run.path.resolve()) for run in runs],
+        "epochs": [run.state["epoch"] for run in runs],
+    }
+    report = write_report(out_dir, clips, gloss_probs, cat_probs, first.gloss_names, first.cat_names, meta)
+    result = headline(report, out_dir, first.path)
+    log.info(
+        "%s, %d runs averaged (%d clips): gloss top-1 %.3f (alone %s), top-%d %.3f -> %s",
+        name,
+        len(runs),
+        len(clips),
+        result["gloss_acc"],
+        ", ".join(f"{a:.3f}" for a in alone),
+        TOP_K,
+        result[f"gloss_top{TOP_K}"],
+        out_dir,
+    )
+    return result, alone
 
 
 def evaluate_best(run_dir: Path, model: nn.Module, data: ClipData, device: torch.device) -> dict[str, Any]:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from types import SimpleNamespace
 
 import pytest
-from conftest import run_command
+from conftest import run_app, run_command
+
+from signlang.core.errors import DataError
 
 
 def test_training_ends_with_a_report_on_test(trained_run):
@@ -71,6 +74,60 @@ def test_evaluate_errors_are_one_line(tmp_path, trained_run):
     result = run_command("evaluate", str(empty))
     out = result.stderr + result.stdout
     assert result.returncode == 2 and "has no checkpoints" in out and "Traceback" not in out
+
+
+def test_separately_trained_runs_are_averaged_as_one_model(trained_run, tmp_path):
+    """``signlang evaluate RUN1 RUN2``: the average of their logits, as model=ensemble reads its members."""
+    import torch
+
+    from signlang.evaluation.evaluate import evaluate_average, load_run
+    from signlang.evaluation.report import predict_probs
+
+    first, second = tmp_path / "seed0", tmp_path / "seed1"
+    shutil.copytree(trained_run["run"], first)
+    result = run_app(*trained_run["args"], "trainer.seed=1", f"hydra.run.dir={second}")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    result = run_command("evaluate", str(first), str(second), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 runs averaged" in result.stdout
+    metrics = json.loads((first / "eval" / "test_average" / "metrics.json").read_text())
+    assert metrics["average_of"] == [str(first.resolve()), str(second.resolve())] and metrics["clips"] == 12
+    assert not (second / "eval" / "test_average").exists()  # one report, in the first run
+
+    runs = [load_run(first), load_run(second)]
+    data = runs[0].data()
+    clips, batches = data.split("test"), data.eval_loader("test")
+    logits = []
+    for run in runs:  # the same normalisation in both runs: one set of batches serves them
+        run.model.eval()
+        with torch.no_grad():
+            out = torch.zeros(len(clips), 6)
+            for batch in batches:
+                out[batch.index] = run.model(batch.x, batch.pad_mask, batch.lengths)[0]
+        logits.append(out)
+    expected = torch.stack(logits).mean(0).softmax(-1)
+    rows = list(csv.DictReader(open(first / "eval" / "test_average" / "predictions.csv")))
+    names = runs[0].gloss_names
+    assert [r["predicted"] for r in rows] == [names[i] for i in expected.argmax(1)]
+    assert [float(r["confidence"]) for r in rows] == pytest.approx(expected.max(1).values.tolist(), abs=1e-4)
+    alone = [
+        float((predict_probs(r.model, batches, len(clips), "cpu")[0].argmax(1) == clips.gloss).mean()) for r in runs
+    ]
+    again, each = evaluate_average(runs, [(clips, batches)] * 2, name="test", device=torch.device("cpu"))
+    assert each == alone and again["gloss_acc"] == metrics["gloss"]["top1"]
+    assert (first / "eval" / "test_average_2").is_dir()  # the first report is kept
+
+    fewer = SimpleNamespace(names=clips.names[:6], gloss=clips.gloss[:6])  # checked before any scoring
+    with pytest.raises(DataError, match="other clips"):
+        evaluate_average(runs, [(clips, batches), (fewer, batches)], name="test", device=torch.device("cpu"))
+    for args, message in (
+        ((str(first), str(first)), "given twice"),
+        ((str(first), str(second), "--streams"), "score one run"),
+    ):
+        result = run_command("evaluate", *args)
+        out = result.stdout + result.stderr
+        assert result.returncode == 2 and message in out and "Traceback" not in out
 
 
 def test_one_category_costs_nothing_and_reports_leave_it_out(tmp_path):
