@@ -181,6 +181,31 @@ class ClipSet:
             mask_buffer=mask,
         )
 
+    @classmethod
+    def concat(cls, sets: Sequence[ClipSet]) -> ClipSet:
+        """One ClipSet of ``sets`` in order (copied into memory, memmaps too), e.g. train and val for
+        ``data.train_on_val``. Masks are kept when every set has them."""
+        with_mask = all(s.mask_buffer is not None for s in sets)
+        lengths = np.concatenate([s.lengths for s in sets])
+        offsets, buffer, mask = cls.allocate(lengths, sets[0].width, sets[0].buffer.dtype, with_mask)
+        start = 0
+        for s in sets:
+            rows = len(s.x)
+            buffer[start : start + rows] = s.x
+            if mask is not None:
+                mask[start : start + rows] = s.point_mask
+            start += rows
+        return cls(
+            buffer=buffer,
+            offsets=offsets,
+            gloss=np.concatenate([s.gloss for s in sets]),
+            cat=np.concatenate([s.cat for s in sets]),
+            occluded=np.concatenate([s.occluded for s in sets]),
+            names=[n for s in sets for n in s.names],
+            mask_buffer=mask,
+            normalized=all(s.normalized for s in sets),
+        )
+
     def __len__(self) -> int:
         return len(self.names)
 

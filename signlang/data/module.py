@@ -42,6 +42,7 @@ class TrainingData:
     gloss_names: list[str]
     cat_names: list[str]
     extraction: dict | None  # how the clips were extracted from videos (recorded for signlang predict)
+    val_seen: bool  # data.train_on_val: the val clips are in the training batches too
     batch_size: int
     description: str  # for the log: the pipeline the batches pass through
 
@@ -73,6 +74,7 @@ class ClipData:
         cache: str = "memory",
         device_share: float = 0.8,
         pad_to: int | None = None,
+        train_on_val: bool = False,
         transform: Any = None,
     ) -> None:
         if kind not in INPUT_DIMS:
@@ -100,6 +102,9 @@ class ClipData:
         self.cache = cache
         self.device_share = float(device_share)
         self.pad_to = pad_to
+        if not isinstance(train_on_val, bool):
+            raise ConfigError(f"data.train_on_val must be true or false, got {train_on_val!r}")
+        self.train_on_val = train_on_val
         self.gloss_names = [str(i) for i in range(self.num_gloss)]
         self.cat_names = [str(i) for i in range(self.num_cat)]
         if label_names:
@@ -162,6 +167,15 @@ class ClipData:
         self.bind_split(run_dir, write=write)
         self.setup()
         train, val = self.prepared("train"), self.prepared("val")
+        if self.train_on_val:
+            if not (isinstance(train, ClipSet) and isinstance(val, ClipSet)):
+                raise ConfigError("data.train_on_val joins splits held in memory; use data.cache=memory or mmap")
+            train = ClipSet.concat([train, val])
+            log.warning(
+                "data.train_on_val: training on train + val (%d clips); the val numbers below are on clips it "
+                "trains on, so they choose nothing: the last epoch is kept, and only a test split measures it",
+                len(train),
+            )
         place = dict(device=device, rank=rank, world_size=world_size)
         return TrainingData(
             train=self.loader(train, train=True, seed=seed, **place),
@@ -171,6 +185,7 @@ class ClipData:
             gloss_names=self.gloss_names,
             cat_names=self.cat_names,
             extraction=self.extraction(),
+            val_seen=self.train_on_val,
             batch_size=self.batch_size,
             description=f"transforms: {self.transform}" if self.transform else "no transforms",
         )

@@ -62,6 +62,13 @@ class Checkpoint(Callback):
         self.best_epoch: int | None = None
         self.best: dict[str, float] = {}
 
+    def setup(self, fit: Fit) -> None:
+        if fit.data.val_seen and self.monitor != "last":
+            raise ConfigError(
+                f"data.train_on_val trains on val, so val cannot choose the checkpoint "
+                f"(callbacks.checkpoint.monitor={self.monitor}): set callbacks.checkpoint.monitor=last"
+            )
+
     def on_epoch_end(self, fit: Fit, row: dict[str, Any]) -> None:
         key = MONITORS[self.monitor](row)
         if self.best_key is None or key > self.best_key:
@@ -90,6 +97,13 @@ class EarlyStopping(Callback):
         self.monitor = check_monitor(monitor, "callbacks.early_stopping.monitor")
         self.best_key: list[float] | None = None
         self.stale = 0
+
+    def setup(self, fit: Fit) -> None:
+        if fit.data.val_seen:
+            raise ConfigError(
+                "data.train_on_val trains on val, so val cannot say when to stop: drop callbacks.early_stopping "
+                "and set the length (trainer.max_epochs or trainer.max_steps)"
+            )
 
     def on_epoch_end(self, fit: Fit, row: dict[str, Any]) -> None:
         key = MONITORS[self.monitor](row)

@@ -314,6 +314,8 @@ class Trainer:
             meta=meta,
             eval_model=model,
         )
+        if batches.val_seen and per_epoch(fit.scheduler):
+            raise ConfigError("data.train_on_val trains on val, so val accuracy cannot drive scheduler=plateau")
         fit.call("setup")
         if resumed is not None:
             resume.restore(fit, resumed)

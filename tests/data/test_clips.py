@@ -65,3 +65,17 @@ def test_batch_moves_between_devices_whole():
     cs, _ = make_set()
     b = cs.batch([0, 1]).to("cpu")
     assert b.point_mask is not None and len(b) == 2
+
+
+def test_concat_joins_splits_in_order_with_their_masks():
+    a, clips_a = make_set((3, 1, 5))
+    b, clips_b = make_set((2, 4))
+    both = ClipSet.concat([a, b])
+    assert len(both) == 5 and both.names == ["a", "b", "c", "a", "b"] and both.lengths.tolist() == [3, 1, 5, 2, 4]
+    assert both.gloss.tolist() == [0, 1, 2, 0, 1] and both.occluded.tolist() == [0, 1, 0, 0, 1]
+    for i, c in enumerate(clips_a + clips_b):
+        np.testing.assert_array_equal(both.clip(i), c)
+    np.testing.assert_array_equal(both.point_mask, np.concatenate([a.point_mask, b.point_mask]))
+    assert not both.buffer[-1].any()  # the padding row
+    b.mask_buffer = None
+    assert ClipSet.concat([a, b]).mask_buffer is None  # a mask only where every split has one

@@ -248,3 +248,36 @@ def test_length_is_logged_with_its_expected_time_before_training(tmp_path, caplo
     )
     assert "expected time about" in lines[length]
     assert length < next(i for i, m in enumerate(lines) if m.startswith("epoch 1/2"))
+
+
+def test_train_on_val_trains_on_both_splits_and_refuses_what_val_would_choose(tmp_path, caplog):
+    """data.train_on_val: a final fit on train + val at a set length; nothing may be chosen on val."""
+    from signlang.training.callbacks import EarlyStopping
+    from signlang.training.schedulers import plateau
+
+    with caplog.at_level(logging.WARNING, logger="signlang"):
+        run, summary = fit_with(
+            tmp_path, data=tiny_synthetic(train_on_val=True), epochs=2, callbacks=default_callbacks(monitor="last")
+        )
+    assert summary["steps_completed"] == 2 * 5  # 24 train + 12 val clips in batches of 8 (3 steps without val)
+    assert summary["best_epoch"] == 2 and "training on train + val (36 clips)" in caplog.text
+    _, alone = fit_with(tmp_path / "alone", epochs=1, callbacks=default_callbacks(monitor="last"))
+    assert alone["steps_completed"] == 3
+
+    for callbacks, message in (
+        (default_callbacks(), "callbacks.checkpoint.monitor=last"),
+        ([*default_callbacks(monitor="last"), EarlyStopping(patience=2)], "drop callbacks.early_stopping"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            fit_with(tmp_path / message[:9], data=tiny_synthetic(train_on_val=True), epochs=1, callbacks=callbacks)
+    trainer = Trainer(max_epochs=1, device="cpu", callbacks=default_callbacks(monitor="last"))
+    with pytest.raises(ConfigError, match="scheduler=plateau"):
+        trainer.fit(
+            small_transformer(),
+            tiny_synthetic(train_on_val=True),
+            optimizer=functools.partial(torch.optim.AdamW, lr=1e-3),
+            scheduler=plateau,
+            run=RunFolder(tmp_path / "plateau"),
+        )
+    with pytest.raises(ConfigError, match="data.train_on_val must be true or false"):
+        tiny_synthetic(train_on_val="yes")
