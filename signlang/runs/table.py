@@ -40,6 +40,7 @@ class RunRow:
     test_gloss: float | None = None
     test_cat: float | None = None
     final_split: str | None = None
+    val_seen: bool = False  # data.train_on_val: its val numbers are on clips it trained on, so not shown
     wall: float | None = None
     started: str = ""
     problem: str = ""
@@ -103,9 +104,10 @@ def read_run(path: Path, root: Path) -> RunRow:
         overrides=[o for o in summary.get("overrides", []) if not o.startswith(NOISE)],
         epochs=summary.get("epochs_completed"),
         max_epochs=summary.get("max_epochs"),
-        val_gloss=best.get("val_gloss_acc"),
-        val_cat=best.get("val_cat_acc"),
+        val_gloss=None if summary.get("val_seen") else best.get("val_gloss_acc"),
+        val_cat=None if summary.get("val_seen") else best.get("val_cat_acc"),
         final_split=final.get("split"),
+        val_seen=bool(summary.get("val_seen")),
         wall=summary.get("wall_time_s"),
         started=str(summary.get("started_at", "")),
         problem=str(summary.get("error") or ""),
@@ -204,8 +206,8 @@ def render(rows: list[RunRow], console: Console, title: str) -> None:
             r.data,
             " ".join(overrides),
             epochs,
-            _pct(r.val_gloss),
-            _pct(r.val_cat),
+            "seen" if r.val_seen else _pct(r.val_gloss),
+            "seen" if r.val_seen else _pct(r.val_cat),
             _pct(r.test_gloss),
             _pct(r.test_cat),
             wall,

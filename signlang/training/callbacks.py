@@ -319,6 +319,11 @@ class Rejection(Callback):
             log.warning("callbacks.rejection: %s has no embed(); its answers are never 'unknown'", fit.model_name)
             return
         device = fit.trainer.device
+        if fit.data.val_seen:
+            log.warning(
+                "callbacks.rejection: calibrated on val, which this run trained on (data.train_on_val): the "
+                "threshold is optimistic, it will reject more known signs than it says"
+            )
         for which in ("best", "last"):
             path = fit.run.checkpoint_path(fit.model_name, which)
             if not path.exists():

@@ -342,6 +342,7 @@ class Trainer:
             total_steps=fit.total_steps,
             device=str(self.device),
             signlang_version=__version__,
+            val_seen=fit.data.val_seen,  # data.train_on_val: val numbers are on clips it trained on
         )
         with InterruptGuard() as guard:
             try:

@@ -252,6 +252,9 @@ def test_length_is_logged_with_its_expected_time_before_training(tmp_path, caplo
 
 def test_train_on_val_trains_on_both_splits_and_refuses_what_val_would_choose(tmp_path, caplog):
     """data.train_on_val: a final fit on train + val at a set length; nothing may be chosen on val."""
+    from rich.console import Console
+
+    from signlang.runs.table import read_run, render
     from signlang.training.callbacks import EarlyStopping
     from signlang.training.schedulers import plateau
 
@@ -261,8 +264,14 @@ def test_train_on_val_trains_on_both_splits_and_refuses_what_val_would_choose(tm
         )
     assert summary["steps_completed"] == 2 * 5  # 24 train + 12 val clips in batches of 8 (3 steps without val)
     assert summary["best_epoch"] == 2 and "training on train + val (36 clips)" in caplog.text
+    assert summary["val_seen"] is True and "rejection: calibrated on val, which this run trained on" in caplog.text
+    row = read_run(run.path, tmp_path)  # signlang runs: its val numbers are not shown as if held out
+    assert row.val_seen and row.val_gloss is None and summary["best"]["val_gloss_acc"] is not None
+    console = Console(record=True, width=200)
+    render([row], console, "runs")
+    assert "seen" in console.export_text()
     _, alone = fit_with(tmp_path / "alone", epochs=1, callbacks=default_callbacks(monitor="last"))
-    assert alone["steps_completed"] == 3
+    assert alone["steps_completed"] == 3 and alone["val_seen"] is False
 
     for callbacks, message in (
         (default_callbacks(), "callbacks.checkpoint.monitor=last"),
