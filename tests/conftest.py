@@ -150,6 +150,7 @@ def run_command(*args: str, cwd: Path | None = None) -> subprocess.CompletedProc
 def local_server(command: Callable[[int], list[str]], health: str, log: Path, timeout: float = 90) -> Iterator[str]:
     """Start ``command(port)`` on a free port of 127.0.0.1, wait until ``health`` answers 200, yield its
     URL, and stop it afterwards; its output goes to ``log`` (shown when it does not start)."""
+    import signal
     import socket
     import time
     import urllib.request
@@ -159,7 +160,8 @@ def local_server(command: Callable[[int], list[str]], health: str, log: Path, ti
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     with open(log, "w") as out:
-        server = subprocess.Popen(command(port), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        # its own process group: mlflow server runs gunicorn workers that outlive a signal to mlflow alone
+        server = subprocess.Popen(command(port), cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             deadline = time.time() + timeout
             while True:
@@ -172,7 +174,8 @@ def local_server(command: Callable[[int], list[str]], health: str, log: Path, ti
                     time.sleep(0.2)
             yield url
         finally:
-            server.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
 
 
