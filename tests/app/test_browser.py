@@ -25,6 +25,15 @@ pytestmark = [
 ]
 
 
+def patient(driver, timeout: float):
+    """A WebDriverWait that also tries again when Streamlit re-renders an element between finding it and
+    reading it (StaleElementReferenceException: it once failed CI)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
+
+
 @pytest.fixture
 def app_url(trained_run, tmp_path):
     pytest.importorskip("streamlit")
@@ -94,47 +103,38 @@ def camera_browser(tmp_path):
 
 def wait_for_text(driver, text: str, timeout: float = 120) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, timeout).until(lambda d: text in d.find_element(By.TAG_NAME, "body").text)
+    patient(driver, timeout).until(lambda d: text in d.find_element(By.TAG_NAME, "body").text)
 
 
 def wait_for_element(driver, by: str, selector: str, timeout: float = 60):
     """The page's element once it is there (under load, widgets render after the page's heading)."""
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(lambda d: (d.find_elements(by, selector) or [None])[0])
+    return patient(driver, timeout).until(lambda d: (d.find_elements(by, selector) or [None])[0])
 
 
 def wait_for_images(driver, count: int, timeout: float = 60) -> None:
     """Until ``count`` of the page's images (st.image) have loaded and have pixels."""
-    from selenium.webdriver.support.ui import WebDriverWait
 
     script = (
         "return Array.from(document.querySelectorAll('[data-testid=\"stImage\"] img'))"
         ".filter(i => i.complete && i.naturalWidth > 0).length"
     )
-    WebDriverWait(driver, timeout).until(lambda d: d.execute_script(script) >= count)
+    patient(driver, timeout).until(lambda d: d.execute_script(script) >= count)
 
 
 def open_page(driver, name: str) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     xpath = f"//section[@data-testid='stSidebar']//label[.//p[text()='{name}']]"
-    labels = WebDriverWait(driver, 60).until(
-        lambda d: d.find_elements(By.XPATH, xpath)
-    )  # the sidebar renders after the body
+    labels = patient(driver, 60).until(lambda d: d.find_elements(By.XPATH, xpath))  # the sidebar renders after the body
     driver.execute_script("arguments[0].click()", labels[0])  # the radio's own overlay would take a plain click
     headings = "[data-testid='stHeading']"  # st.header: the page's own heading
-    WebDriverWait(driver, 60).until(
-        lambda d: any(h.text.strip() == name for h in d.find_elements(By.CSS_SELECTOR, headings))
-    )
+    patient(driver, 60).until(lambda d: any(h.text.strip() == name for h in d.find_elements(By.CSS_SELECTOR, headings)))
 
 
 def test_upload_a_video_see_the_prediction_and_the_skeleton_then_the_run_table(app_url, browser, trained_run, tmp_path):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(app_url)
     wait_for_text(browser, "Runs")
@@ -154,7 +154,7 @@ def test_upload_a_video_see_the_prediction_and_the_skeleton_then_the_run_table(a
     script = (
         "return Array.from(arguments[0].querySelectorAll('[role=gridcell], [role=columnheader]')).map(c => c.innerText)"
     )
-    cells = WebDriverWait(browser, 60).until(
+    cells = patient(browser, 60).until(
         lambda d: d.execute_script(script, grid)
     )  # drawn on a canvas: its accessible cells
     assert "run" in cells and "finished" in cells
@@ -180,7 +180,6 @@ def test_the_camera_page_reads_signs_as_they_are_made(app_url, camera_browser, t
     """Predict -> the camera: a fake camera plays a real signer; the skeleton is drawn over the
     picture the page shows, and the sign is listed (the run knows none of it: unknown or a gloss)."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     browser = camera_browser
     browser.get(app_url)
@@ -190,16 +189,16 @@ def test_the_camera_page_reads_signs_as_they_are_made(app_url, camera_browser, t
     browser.execute_script("arguments[0].click()", choice)
     frame = wait_for_element(browser, By.CSS_SELECTOR, "iframe[title*='streamlit_webrtc']", timeout=90)
     browser.switch_to.frame(frame)
-    start = WebDriverWait(browser, 60).until(
+    start = patient(browser, 60).until(
         lambda d: next((b for b in d.find_elements(By.TAG_NAME, "button") if b.text.strip().upper() == "START"), None)
     )
     start.click()
-    WebDriverWait(browser, 60).until(  # the picture comes back from the server, drawn on
+    patient(browser, 60).until(  # the picture comes back from the server, drawn on
         lambda d: d.execute_script("const v = document.querySelector('video'); return v && v.videoWidth > 0")
     )
     browser.switch_to.default_content()
     wait_for_text(browser, "frames read", timeout=120)
-    WebDriverWait(browser, 120).until(
+    patient(browser, 120).until(
         lambda d: (
             "1 sign(s)" in d.find_element(By.TAG_NAME, "body").text
             or "2 sign(s)" in d.find_element(By.TAG_NAME, "body").text
