@@ -47,7 +47,8 @@ def keep_together(split: pd.Series, content: pd.Series) -> pd.Series:
     is there (so no gloss loses its training clips), else the split of the first. Clips without a
     duplicate keep their split, so a dataset without duplicates splits exactly as before."""
     split = split.copy()
-    for _, rows in split.groupby(content.to_numpy()):
+    duplicated = content.duplicated(keep=False).to_numpy()
+    for _, rows in split[duplicated].groupby(content[duplicated].to_numpy()):
         if rows.nunique() > 1:
             split[rows.index] = "train" if (rows == "train").any() else rows.iloc[0]
     return split

@@ -136,12 +136,13 @@ def evaluate_best(run_dir: Path, model: nn.Module, data: ClipData, device: torch
     """What training ends with: the val-selected best checkpoint on test, or (labelled) on val. A run
     without the checkpoint callback has no best checkpoint: its last one is scored, and the log says so."""
     split = "test" if data.split("test") is not None else "val"
-    if split == "val" and getattr(data, "train_on_val", False):
-        log.warning(
-            "no test split configured: the final report is on val, which this run trained on (data.train_on_val)"
+    if split == "val":
+        seen = (
+            "which this run trained on (data.train_on_val)"
+            if data.train_on_val
+            else "the split that selected the checkpoint"
         )
-    elif split == "val":
-        log.warning("no test split configured: the final report is on val, the split that selected the checkpoint")
+        log.warning("no test split configured: the final report is on val, %s", seen)
     if not any((Path(run_dir) / CHECKPOINT_DIR).glob("*_best.pt")):
         log.warning("no best checkpoint (callbacks.checkpoint is off): the final report scores the last epoch")
         checkpoint = find_checkpoint(run_dir, "last")
