@@ -64,24 +64,38 @@ def calibrate_run(
     false_accept: float | None = None,
     unknown: list[str] | None = None,
     k: int = 1,
+    known: tuple[str, str] | None = None,
 ) -> Rejector:
-    """Choose the rejection threshold of ``run``'s checkpoint on its val split (and ``unknown``
-    folders) and write it into the checkpoint; the one it replaces stays in ``rejection_history``.
-    Refused while the run is training (one writer per run folder)."""
+    """Choose the rejection threshold of ``run``'s checkpoint on its val split, or on ``known``
+    (a folder of clips of its glosses that it did not train on, and their labels CSV), and on the
+    ``unknown`` folders; write it into the checkpoint, where the one it replaces stays in
+    ``rejection_history``. Refused while the run is training (one writer per run folder)."""
     data = run.data()
+    if known is not None and not hasattr(data, "load"):
+        raise ConfigError("this run trained on synthetic data; --data-dir needs a run trained on .npz clips")
+    if known is None and getattr(data, "train_on_val", False):
+        log.warning(
+            "%s trained on its val split (data.train_on_val): a threshold chosen there rejects more known "
+            "signs than it says; give --data-dir DIR --labels CSV, clips of its glosses it did not train on",
+            run.path,
+        )
     unknown_outputs = None
     if unknown:
         sets = load_unknown(run, unknown, data)
         unknown_outputs = concat([classify(run, clips, device) for clips in sets.values()])
+    trained_on = data.split("train")
+    if getattr(data, "train_on_val", False):
+        trained_on = ClipSet.concat([trained_on, data.split("val")])  # a distance score's reference: every clip it fit
     rejector = calibrate(
         score,
-        classify(run, data.split("train"), device),
-        classify(run, data.split("val"), device),
+        classify(run, trained_on, device),
+        classify(run, data.load(*known) if known else data.split("val"), device),
         len(run.gloss_names),
         false_reject=None if false_accept is not None else false_reject,
         false_accept=false_accept,
         unknown=unknown_outputs,
         k=k,
+        known_set=str(known[0]) if known else "val",
     )
     if unknown:
         rejector.calibration["unknown_folders"] = [str(u) for u in unknown]

@@ -207,12 +207,14 @@ def calibrate(
     false_accept: float | None = None,
     unknown: Outputs | None = None,
     k: int = 1,
+    known_set: str = "val",
 ) -> Rejector:
-    """A :class:`Rejector` from the training clips (the reference of a distance score) and val.
+    """A :class:`Rejector` from the training clips (the reference of a distance score) and ``val``:
+    clips of known glosses the model did not train on (the val split, or ``known_set`` named).
 
     With ``false_accept`` and ``unknown`` clips (signs outside the vocabulary), the threshold is the
     lowest that accepts at most that share of them; otherwise the highest that rejects at most
-    ``false_reject`` of val's clips. ``calibration`` records the rates it gives on val either way.
+    ``false_reject`` of the known clips. ``calibration`` records the rates it gives there either way.
     """
     check_rates(false_reject, false_accept)
     if score not in SCORES:
@@ -231,6 +233,7 @@ def calibrate(
     calibration = {
         "criterion": criterion,
         "target": float(false_accept if criterion == "false_accept" else false_reject),
+        "known_set": known_set,  # the keys say val_ whichever clips they are (checkpoints written before read so)
         "val_clips": len(val),
         "val_false_reject": float((~accepted).mean()),
         "val_accuracy": float(correct.mean()),

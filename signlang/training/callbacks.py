@@ -322,7 +322,9 @@ class Rejection(Callback):
         if fit.data.val_seen:
             log.warning(
                 "callbacks.rejection: calibrated on val, which this run trained on (data.train_on_val): the "
-                "threshold is optimistic, it will reject more known signs than it says"
+                "threshold is optimistic, it will reject more known signs than it says; choose it again on clips "
+                "it did not train on: signlang calibrate %s --data-dir DIR --labels CSV",
+                fit.run.path,
             )
         for which in ("best", "last"):
             path = fit.run.checkpoint_path(fit.model_name, which)

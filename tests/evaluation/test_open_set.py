@@ -66,6 +66,29 @@ def test_calibrate_chooses_again_and_keeps_the_threshold_it_replaces(run, other_
     assert "model" in state and state["epoch"] == before.get("epoch", state["epoch"])  # the rest as it was
 
 
+def test_calibrate_on_other_known_clips_for_a_run_that_trained_on_val(run, trained_run):
+    """data.train_on_val: val is in the training batches, so the threshold is chosen on clips it did not see."""
+    for which in ("best", "last"):
+        path = find_checkpoint(run, which)
+        state = load_checkpoint(path)
+        state["config"]["data"]["train_on_val"] = True
+        save_checkpoint(path, state)
+    on_val = run_command("calibrate", str(run))
+    assert on_val.returncode == 0, on_val.stderr
+    warned = " ".join(on_val.stderr.split())
+    assert "trained on its val split" in warned and "--data-dir" in warned
+    test = trained_run["data"] / "keypoints_test"
+    labels = trained_run["data"] / "test_labels.csv"
+    result = run_command("calibrate", str(run), "--data-dir", str(test), "--labels", str(labels))
+    assert result.returncode == 0, result.stderr
+    assert "trained on its val split" not in " ".join(result.stderr.split())
+    calibration = load_checkpoint(find_checkpoint(run, "best"))["rejection"]["calibration"]
+    assert calibration["known_set"] == str(test) and calibration["val_clips"] == len(list(test.glob("*.npz")))
+    assert "chosen on" in result.stdout
+    half = run_command("calibrate", str(run), "--data-dir", str(test))
+    assert half.returncode == 2 and "--labels" in half.stderr and "Traceback" not in half.stderr
+
+
 def test_calibrate_waits_its_turn_behind_a_training_process(run):
     lock = RunLock(run).acquire()
     try:
