@@ -73,7 +73,7 @@ def calibrate_run(
     data = run.data()
     if known is not None and not hasattr(data, "load"):
         raise ConfigError("this run trained on synthetic data; --data-dir needs a run trained on .npz clips")
-    if known is None and getattr(data, "train_on_val", False):
+    if known is None and data.train_on_val:
         log.warning(
             "%s trained on its val split (data.train_on_val): a threshold chosen there rejects more known "
             "signs than it says; give --data-dir DIR --labels CSV, clips of its glosses it did not train on",
@@ -84,7 +84,7 @@ def calibrate_run(
         sets = load_unknown(run, unknown, data)
         unknown_outputs = concat([classify(run, clips, device) for clips in sets.values()])
     trained_on = data.split("train")
-    if getattr(data, "train_on_val", False):
+    if data.train_on_val:
         trained_on = ClipSet.concat([trained_on, data.split("val")])  # a distance score's reference: every clip it fit
     rejector = calibrate(
         score,
