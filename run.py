@@ -41,6 +41,8 @@ def main(cfg: DictConfig) -> float:
         data = instantiate(cfg.data, transform=instantiate(cfg.transform))  # normalised once, augmented per batch
         model = instantiate(cfg.model)
         trainer = instantiate(cfg.trainer, callbacks=build_callbacks(cfg.callbacks))
+        if cfg.pretrain and not cfg.trainer.resume:  # pretrain=masked: the encoder pre-trained first
+            instantiate(cfg.pretrain).run(model, data, run, trainer, dist)
         summary = trainer.fit(model, data, instantiate(cfg.optim), instantiate(cfg.scheduler), run, config, dist)
         if dist.is_main:  # the test (else val) report, once, by rank 0
             final = evaluate_best(run.path, model, data, trainer.device)

@@ -207,6 +207,14 @@ class SignTransformer(nn.Module):
     def embed(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Each clip as one vector ``[B,d_model]``: what both heads read (and what a clip's distance to
         the training clips is measured in, ``signlang.models.rejection``)."""
+        h = self.encode(x, pad_mask)
+        if self.cls_token is not None:
+            return h[:, 0]
+        return masked_pool(h, pad_mask, self.pooling)
+
+    def encode(self, x: torch.Tensor, pad_mask: torch.Tensor) -> torch.Tensor:
+        """The encoder's output for every position ``[B,T(+1 with cls pooling),d_model]``, before pooling:
+        what masked-frame pre-training reconstructs from (``signlang.training.pretrain``)."""
         f = self.features(x, pad_mask)  # float32, also from float16 storage
         f = self.input_norm(f) if self.input_norm is not None else f
         if self.mask_input:  # the detection mask (1 = detected), after standardisation: it is already 0/1
@@ -219,5 +227,4 @@ class SignTransformer(nn.Module):
         attend = ~pad_mask[:, None, None, :]
         for layer in self.layers:
             h = layer(h, attend)
-        h = self.norm(h)
-        return h[:, 0] if self.cls_token is not None else masked_pool(h, pad_mask, self.pooling)
+        return self.norm(h)
