@@ -140,16 +140,20 @@ class MaskedPretraining:
     def clips(self, data: ClipData, run: RunFolder) -> ClipSet:
         """Every clip of ``roots`` and (``include_train``) the clips the run trains on, normalised:
         never its val or test split unless the run trains on val (``data.train_on_val``)."""
-        sets = []
-        for root in self.roots:
-            if not Path(root).is_dir():
-                raise DataError(f"pretrain.roots: {root} is not a folder of .npz clips; fix the path or drop it")
-            sets.append(data.transform.prepare(data.load(root, None)) if data.transform else data.load(root, None))
+        missing = [root for root in self.roots if not Path(root).is_dir()]
+        if missing:
+            raise DataError(f"pretrain.roots: {missing[0]} is not a folder of .npz clips; fix the path or drop it")
+        if self.roots and not hasattr(data, "load"):
+            raise ConfigError(f"pretrain.roots reads .npz folders; {type(data).__name__} has none: use data=keypoints")
+        sets = [data.load(root, None) for root in self.roots]
+        sets = [data.transform.prepare(c) for c in sets] if data.transform else sets
         if self.include_train:
             data.bind_split(run.path, write=run.writer)  # a carved val split: the one the fit will use
             sets.append(data.prepared("train"))
             if data.train_on_val:
                 sets.append(data.prepared("val"))
+        if not all(isinstance(c, ClipSet) for c in sets):
+            raise ConfigError("pretrain=masked reads its clips in memory: use data.cache=memory or mmap, not none")
         clips = ClipSet.concat(sets) if len(sets) > 1 else sets[0]
         log.info(
             "pretrain: %d clips, %d frames (%s%s)",

@@ -48,13 +48,14 @@ def test_hide_hides_about_the_asked_share_of_frames_and_points_and_never_padding
 
 
 def test_pretraining_learns_to_reconstruct_and_saves_the_encoder_without_heads(tmp_path):
+    torch.manual_seed(0)
     data = tiny_synthetic(train_per_gloss=8)
     model = small_transformer()
     run = RunFolder(tmp_path / "run")
     pretraining(steps=60, log_every=20, lr=3e-3).run(model, data, run, Trainer(max_epochs=1))
     rows = list(csv.DictReader((run.path / METRICS_FILE).open()))
     assert [int(r["step"]) for r in rows] == [20, 40, 60]
-    assert float(rows[-1]["loss"]) < 0.8 * float(rows[0]["loss"])
+    assert float(rows[-1]["loss"]) < 0.9 * float(rows[0]["loss"])  # 0.70-0.81 over seeds 0-5
     saved = load_checkpoint(run.path / CHECKPOINT_DIR / ENCODER_FILE)
     (encoder,) = saved["encoders"]
     assert not any(k.startswith(("gloss_head", "cat_head")) for k in encoder)
@@ -112,6 +113,8 @@ def test_user_errors_name_the_file_and_the_fix(tmp_path):
         pretraining(init=str(tmp_path / "nowhere.pt")).run(small_transformer(), data, run, Trainer(max_epochs=1))
     with pytest.raises(DataError, match="not a folder of .npz clips"):
         pretraining(roots=f"[{tmp_path / 'missing'}]").run(small_transformer(), data, run, Trainer(max_epochs=1))
+    with pytest.raises(ConfigError, match="use data=keypoints"):
+        pretraining(roots=f"[{tmp_path}]").run(small_transformer(), data, run, Trainer(max_epochs=1))
     with pytest.raises(ConfigError, match="has no per-frame encoder"):
         pretraining().run(build_model("gru"), data, run, Trainer(max_epochs=1))
     with pytest.raises(Exception) as e:  # raised inside hydra's instantiate, as run.py meets it
@@ -125,6 +128,9 @@ def test_extra_folders_are_read_unlabelled_and_normalised_like_the_run(npz_root,
     p = pretraining(roots=f"[{npz_root / 'keypoints_test'}]", include_train=False, steps=2)
     clips = p.clips(data, RunFolder(tmp_path / "run"))
     assert len(clips) == 12 and clips.normalized  # the 12 test clips only: the run's own were left out
+    unread = instantiate(cfg.data, transform=instantiate(cfg.transform), cache="none")
+    with pytest.raises(ConfigError, match="data.cache=memory or mmap"):
+        pretraining(steps=2).clips(unread, RunFolder(tmp_path / "other"))
 
 
 def test_run_py_pretrains_then_fits_and_resume_does_not_pretrain_again(tmp_path):
