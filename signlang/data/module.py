@@ -155,8 +155,12 @@ class ClipData:
             clips = self.split(name)
             if clips is None:
                 return None
-            self._prepared[name] = self.transform.prepare(clips) if self.transform else clips
+            self._prepared[name] = self.prepare(clips)
         return self._prepared[name]
+
+    def prepare(self, clips: ClipSet) -> ClipSet:
+        """``clips`` (a split, or clips read with ``load``) with the pipeline's normalisation applied once."""
+        return self.transform.prepare(clips) if self.transform else clips
 
     def for_training(
         self, run_dir: str | Path, *, write: bool = True, seed: int = 0, device=None, rank: int = 0, world_size: int = 1

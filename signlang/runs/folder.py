@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import io
 import json
 import logging
 import os
@@ -36,6 +37,9 @@ from signlang.runs.record import (
     EVAL_DIR,
     METRIC_COLUMNS,
     METRICS_FILE,
+    PRETRAIN_COLUMNS,
+    PRETRAIN_METRICS_FILE,
+    PRETRAINED_FILE,
     STATUSES,
     SUMMARY_FILE,
     checkpoint_name,
@@ -140,6 +144,23 @@ class RunFolder:
             save_checkpoint(self.checkpoint_path(model_name, "best"), state)
         save_checkpoint(self.checkpoint_path(model_name, "last"), state)
         self.checkpointed = (model_name, int(state["epoch"]))
+
+    @property
+    def pretrained_path(self) -> Path:
+        """``checkpoints/pretrained_encoder.pt``: what ``pretrain=masked`` made, and ``pretrain.init`` reads."""
+        return self.path / CHECKPOINT_DIR / PRETRAINED_FILE
+
+    def save_pretraining(self, state: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        """The pre-trained encoder(s) and ``pretrain_metrics.csv`` (its loss every few steps), each atomically."""
+        if not self.writer:
+            return
+        self._check_present()
+        save_checkpoint(self.pretrained_path, state)
+        text = io.StringIO()
+        table = csv.DictWriter(text, fieldnames=list(PRETRAIN_COLUMNS))
+        table.writeheader()
+        table.writerows(rows)
+        atomic_write(self.path / PRETRAIN_METRICS_FILE, lambda f: f.write(text.getvalue().encode()))
 
     def update_checkpoint(self, path: Path, **fields: Any) -> dict[str, Any]:
         """Add ``fields`` to the checkpoint at ``path`` (atomically; a field it held before is kept in

@@ -13,6 +13,9 @@ METRICS_FILE = "metrics.csv"  # one row per epoch, appended as each ends
 SUMMARY_FILE = "summary.json"  # status, choices, best epoch, final report, timing; rewritten atomically
 ENV_FILE = "env.json"  # git commit, package versions, machine, command (env_resumed_<n>.json per resume)
 CHECKPOINT_DIR = "checkpoints"  # <Model>_last.pt every epoch, <Model>_best.pt at the best one
+PRETRAINED_FILE = "pretrained_encoder.pt"  # in CHECKPOINT_DIR, with pretrain=masked: the encoder(s), no heads
+PRETRAIN_METRICS_FILE = "pretrain_metrics.csv"  # with pretrain=masked: step, loss, time_s every pretrain.log_every
+PRETRAIN_COLUMNS = ("step", "loss", "time_s")
 HYDRA_DIR = ".hydra"  # Hydra's record of the composed config (resumed sessions: .hydra/resumed_<time>/)
 CONFIG_FILE = "config.yaml"
 EVAL_DIR = "eval"  # eval/<split>/: metrics.json, predictions.csv, confusion matrices

@@ -9,15 +9,13 @@ clip's standardised per-frame views (``KeypointFeatures``) before masking. The l
 squared error over the values masking hid (present in the clip, zero after masking). The encoder,
 its input statistics included, is then where ``trainer.fit`` starts; the heads start fresh.
 
-``conf/pretrain/masked.yaml`` pre-trains inside the run (``pretrained_encoder.pt`` in its
-checkpoints, ``pretrain_metrics.csv`` beside ``metrics.csv``); ``pretrain.init=<run or file>``
+``conf/pretrain/masked.yaml`` pre-trains inside the run (``RunFolder.save_pretraining``:
+``checkpoints/pretrained_encoder.pt`` and ``pretrain_metrics.csv``); ``pretrain.init=<run or file>``
 starts from an encoder pre-trained before instead (one pre-training, many seeds of fine-tuning).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import time
 from pathlib import Path
@@ -28,21 +26,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from signlang.core.errors import ConfigError, DataError
-from signlang.core.files import atomic_write
 from signlang.data.clips import Batch, ClipSet
 from signlang.data.loader import eval_batches
 from signlang.data.module import ClipData
 from signlang.models.input_norm import fit_input_norm
-from signlang.runs.checkpoints import load_checkpoint, save_checkpoint
+from signlang.runs.checkpoints import load_checkpoint
 from signlang.runs.folder import RunFolder
-from signlang.runs.record import CHECKPOINT_DIR
 from signlang.training.optim import param_groups
 from signlang.training.schedulers import cosine
 
 log = logging.getLogger(__name__)
 
-ENCODER_FILE = "pretrained_encoder.pt"  # in the run's checkpoints/ folder
-METRICS_FILE = "pretrain_metrics.csv"  # in the run folder
 HEADS = ("gloss_head.", "cat_head.")  # what pre-training leaves untouched (and does not save)
 
 
@@ -133,9 +127,7 @@ class MaskedPretraining:
         fit_input_norm(model, eval_batches(clips, data.transform, data.eval_batch_size))  # kept by trainer.fit
         history = self.train(parts, data.loader(clips, train=True, seed=trainer.seed), trainer.device)
         model.to("cpu")
-        if run.writer:
-            save_checkpoint(run.path / CHECKPOINT_DIR / ENCODER_FILE, self.state(parts, clips, history))
-            atomic_write(run.path / METRICS_FILE, lambda f: f.write(_csv_bytes(history)))
+        run.save_pretraining(self.state(parts, clips, history), history)
 
     def clips(self, data: ClipData, run: RunFolder) -> ClipSet:
         """Every clip of ``roots`` and (``include_train``) the clips the run trains on, normalised:
@@ -145,8 +137,7 @@ class MaskedPretraining:
             raise DataError(f"pretrain.roots: {missing[0]} is not a folder of .npz clips; fix the path or drop it")
         if self.roots and not hasattr(data, "load"):
             raise ConfigError(f"pretrain.roots reads .npz folders; {type(data).__name__} has none: use data=keypoints")
-        sets = [data.load(root, None) for root in self.roots]
-        sets = [data.transform.prepare(c) for c in sets] if data.transform else sets
+        sets = [data.prepare(data.load(root, None)) for root in self.roots]
         if self.include_train:
             data.bind_split(run.path, write=run.writer)  # a carved val split: the one the fit will use
             sets.append(data.prepared("train"))
@@ -232,7 +223,7 @@ class MaskedPretraining:
         """Start ``parts`` from the encoders saved in ``init`` (a run folder or its ``pretrained_encoder.pt``).
         One saved encoder starts every member of an ensemble; else there must be one per member."""
         path = Path(init)
-        path = path / CHECKPOINT_DIR / ENCODER_FILE if path.is_dir() else path
+        path = RunFolder(path, writer=False).pretrained_path if path.is_dir() else path
         saved = load_checkpoint(path).get("encoders")
         if not saved:
             raise DataError(
@@ -259,11 +250,3 @@ class MaskedPretraining:
                     "use the same model settings as its run"
                 )
         log.info("pretrain: %d encoder(s) start from %s", len(parts), path)
-
-
-def _csv_bytes(rows: list[dict[str, float]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["step", "loss", "time_s"])
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode()

@@ -13,8 +13,8 @@ from signlang.core.errors import ConfigError, DataError, user_message
 from signlang.models.ensemble import SignEnsemble
 from signlang.runs.checkpoints import load_checkpoint
 from signlang.runs.folder import RunFolder
-from signlang.runs.record import CHECKPOINT_DIR
-from signlang.training.pretrain import ENCODER_FILE, METRICS_FILE, MaskedPretraining, hide
+from signlang.runs.record import CHECKPOINT_DIR, PRETRAIN_METRICS_FILE, PRETRAINED_FILE
+from signlang.training.pretrain import MaskedPretraining, hide
 from signlang.training.trainer import Trainer
 
 
@@ -53,10 +53,10 @@ def test_pretraining_learns_to_reconstruct_and_saves_the_encoder_without_heads(t
     model = small_transformer()
     run = RunFolder(tmp_path / "run")
     pretraining(steps=60, log_every=20, lr=3e-3).run(model, data, run, Trainer(max_epochs=1))
-    rows = list(csv.DictReader((run.path / METRICS_FILE).open()))
+    rows = list(csv.DictReader((run.path / PRETRAIN_METRICS_FILE).open()))
     assert [int(r["step"]) for r in rows] == [20, 40, 60]
     assert float(rows[-1]["loss"]) < 0.9 * float(rows[0]["loss"])  # 0.70-0.81 over seeds 0-5
-    saved = load_checkpoint(run.path / CHECKPOINT_DIR / ENCODER_FILE)
+    saved = load_checkpoint(run.path / CHECKPOINT_DIR / PRETRAINED_FILE)
     (encoder,) = saved["encoders"]
     assert not any(k.startswith(("gloss_head", "cat_head")) for k in encoder)
     assert torch.equal(encoder["layers.0.qkv.weight"], model.layers[0].qkv.weight.detach())
@@ -76,7 +76,7 @@ def test_a_fit_starts_from_the_saved_encoder_with_fresh_heads(tmp_path):
     assert torch.equal(second.input_proj.weight, first.input_proj.weight)
     assert torch.equal(second.input_norm.mean, first.input_norm.mean) and bool(second.input_norm.fitted)
     assert torch.equal(second.gloss_head.weight, heads)
-    assert not (tmp_path / "other" / CHECKPOINT_DIR / ENCODER_FILE).exists()  # nothing pre-trained there
+    assert not (tmp_path / "other" / CHECKPOINT_DIR / PRETRAINED_FILE).exists()  # nothing pre-trained there
 
 
 def test_one_saved_encoder_starts_every_member_of_an_ensemble(tmp_path):
@@ -85,7 +85,7 @@ def test_one_saved_encoder_starts_every_member_of_an_ensemble(tmp_path):
     single = small_transformer()
     pretraining(steps=3).run(single, data, run, Trainer(max_epochs=1))
     ensemble = SignEnsemble(156, member=small_transformer, size=2, flip_tta=False)
-    pretraining(init=str(run.path / CHECKPOINT_DIR / ENCODER_FILE)).run(ensemble, data, run, Trainer(max_epochs=1))
+    pretraining(init=str(run.path / CHECKPOINT_DIR / PRETRAINED_FILE)).run(ensemble, data, run, Trainer(max_epochs=1))
     for m in ensemble.members:
         assert torch.equal(m.layers[0].ff1.weight, single.layers[0].ff1.weight)
 
@@ -94,7 +94,7 @@ def test_an_ensemble_pretrains_each_member_and_saves_one_encoder_each(tmp_path):
     ensemble = SignEnsemble(156, member=small_transformer, size=2, flip_tta=False)
     run = RunFolder(tmp_path / "run")
     pretraining(steps=3).run(ensemble, tiny_synthetic(), run, Trainer(max_epochs=1))
-    saved = load_checkpoint(run.path / CHECKPOINT_DIR / ENCODER_FILE)["encoders"]
+    saved = load_checkpoint(run.path / CHECKPOINT_DIR / PRETRAINED_FILE)["encoders"]
     assert len(saved) == 2 and not torch.equal(saved[0]["input_proj.weight"], saved[1]["input_proj.weight"])
     three = SignEnsemble(156, member=small_transformer, size=3, flip_tta=False)
     with pytest.raises(ConfigError, match="holds 2 encoders for a model with 3"):
@@ -108,7 +108,7 @@ def test_user_errors_name_the_file_and_the_fix(tmp_path):
     wider = build_model("transformer", d_model=64, num_layers=1, num_heads=4, dim_feedforward=64)
     with pytest.raises(ConfigError, match="another model shape") as e:
         pretraining(init=str(run.path)).run(wider, data, run, Trainer(max_epochs=1))
-    assert ENCODER_FILE in user_message(e.value)
+    assert PRETRAINED_FILE in user_message(e.value)
     with pytest.raises(DataError, match="checkpoint not found"):
         pretraining(init=str(tmp_path / "nowhere.pt")).run(small_transformer(), data, run, Trainer(max_epochs=1))
     with pytest.raises(DataError, match="not a folder of .npz clips"):
@@ -138,9 +138,9 @@ def test_run_py_pretrains_then_fits_and_resume_does_not_pretrain_again(tmp_path)
     args = ["experiment=smoke", "pretrain=masked", "pretrain.steps=4", "pretrain.log_every=2"]
     result = run_app(*args, f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (run_dir / CHECKPOINT_DIR / ENCODER_FILE).is_file() and (run_dir / "metrics.csv").is_file()
-    before = (run_dir / METRICS_FILE).read_bytes()
+    assert (run_dir / CHECKPOINT_DIR / PRETRAINED_FILE).is_file() and (run_dir / "metrics.csv").is_file()
+    before = (run_dir / PRETRAIN_METRICS_FILE).read_bytes()
     result = run_app(f"trainer.resume={run_dir}", "trainer.max_epochs=2")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (run_dir / METRICS_FILE).read_bytes() == before
+    assert (run_dir / PRETRAIN_METRICS_FILE).read_bytes() == before
     assert "pretrain step" not in result.stdout + result.stderr
