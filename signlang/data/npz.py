@@ -280,6 +280,7 @@ class NpzData(ClipData):
         self.val_group_by = val_group_by
         self.split_seed = int(split_seed)
         self._assignment: pd.DataFrame | None = None  # file, gloss, split of the training CSV's rows when carving
+        self._bound: Path | None = None  # the run folder's split record the assignment above is (bind_split)
         self.key = key
         self.fallback_key = fallback_key
         self.dtype = np.float16 if feature_dtype == "float16" else np.float32
@@ -369,9 +370,12 @@ class NpzData(ClipData):
         if self.val_split is None:
             return
         record = Path(folder) / SPLIT_RECORD
+        if record.resolve() == self._bound:  # bound already (pre-training, the fit, evaluation): keep what is loaded
+            return
         if not record.is_file():
             if write:
                 atomic_write(record, lambda f: f.write(self.split_assignment().to_csv(index=False).encode()))
+                self._bound = record.resolve()
             return
         saved = pd.read_csv(record, dtype={"file": str, "split": str})
         _, labels = self.paths["train"]
@@ -385,6 +389,7 @@ class NpzData(ClipData):
             )
         self._assignment = saved[["file", "gloss", "split"]]
         self._forget("train", "val")
+        self._bound = record.resolve()
 
     def load(self, directory: str | Path, labels: str | Path | None, only: Collection[str] | None = None) -> ClipSet:
         """Any folder + CSV read the way this dataset reads its splits (also for evaluating other data;

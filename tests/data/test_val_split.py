@@ -73,6 +73,23 @@ def test_record_is_written_once_and_wins_over_a_new_carve(one_folder, tmp_path):
         carved(one_folder).bind_split(folder)
 
 
+def test_binding_the_same_run_again_keeps_the_loaded_splits(one_folder, tmp_path):
+    """Pre-training, the fit and the final evaluation each bind the run's split: loaded once, not three times."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    data = carved(one_folder)
+    data.bind_split(folder)
+    train = data.prepared("train")
+    data.bind_split(folder)
+    data.bind_split(folder, write=False)
+    assert data.prepared("train") is train
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / SPLIT_RECORD).write_bytes((folder / SPLIT_RECORD).read_bytes())
+    data.bind_split(other)  # another run's record is read back, its splits loaded anew
+    assert data.prepared("train") is not train and names(data, "train") == set(train.names)
+
+
 def test_settings_that_cannot_work_are_refused(one_folder):
     with pytest.raises(ConfigError, match="not both|choose one"):
         carved(one_folder, val_dir=str(one_folder / "keypoints_val"), val_labels=str(one_folder / "val_labels.csv"))
