@@ -8,6 +8,12 @@ by the transform pipeline; undetected points are exact zeros. Three views can be
   hand's size (the mean wrist-to-point distance in that frame). This is the hand *shape*, the same
   wherever the hand is and however far from the camera, which is what tells hand-shape neighbours
   apart (numbers, months, fingerspelling). 80 values; zero in frames where the hand is missing.
+- **angles** (``angles=True``): each hand's shape once more, as numbers that do not change when the
+  hand turns in the image plane: the bend at each finger joint (cosine and sine of the signed angle
+  between consecutive bones, 5 fingers x 3 joints) and the distances between the five fingertips
+  over the hand's size. 80 values; zero where the hand is missing. The hand view above leaves the
+  model to learn these from coordinates; FSL-105's persistent errors are pairs of signs that differ
+  mostly in hand shape (docs/pages/results.md).
 - **motion** (``motion=True``): the frame-to-frame change of every value above (zero where a
   point is missing in either frame, and at a clip's first frame).
 
@@ -24,26 +30,39 @@ from signlang.core.errors import ConfigError
 from signlang.core.layout import KEYPOINT_DIM, LEFT_HAND, NUM_POINTS, RIGHT_HAND
 
 HAND_LOCAL_DIM = 2 * (len(LEFT_HAND) - 1)  # 20 points (the wrist is the origin) x (x, y)
+# Each finger as a chain of hand points from the wrist (MediaPipe Hands numbering); its fingertip last.
+FINGERS = ((0, 1, 2, 3, 4), (0, 5, 6, 7, 8), (0, 9, 10, 11, 12), (0, 13, 14, 15, 16), (0, 17, 18, 19, 20))
+TIPS = tuple(chain[-1] for chain in FINGERS)
+JOINTS = sum(len(chain) - 2 for chain in FINGERS)  # 15 joints between two bones
+HAND_ANGLE_DIM = 2 * JOINTS + len(TIPS) * (len(TIPS) - 1) // 2  # (cos, sin) per joint + 10 fingertip distances
 
 
 class KeypointFeatures(nn.Module):
     """``x [B,T,156]``, ``pad_mask [B,T]`` -> per-frame views ``[B,T,dim]`` (see the module docstring)."""
 
-    def __init__(self, input_dim: int = KEYPOINT_DIM, hands: bool = False, motion: bool = False) -> None:
+    def __init__(
+        self, input_dim: int = KEYPOINT_DIM, hands: bool = False, motion: bool = False, angles: bool = False
+    ) -> None:
         super().__init__()
-        if hands and input_dim != KEYPOINT_DIM:
-            raise ConfigError(
-                f"model.hands reads keypoints in the {NUM_POINTS}-point layout ({KEYPOINT_DIM} values per frame), "
-                f"but the data gives {input_dim}-wide frames: use data=keypoints (or model.hands=false)"
-            )
+        for name, on in (("hands", hands), ("angles", angles)):
+            if on and input_dim != KEYPOINT_DIM:
+                raise ConfigError(
+                    f"model.{name} reads keypoints in the {NUM_POINTS}-point layout ({KEYPOINT_DIM} values per "
+                    f"frame), but the data gives {input_dim}-wide frames: use data=keypoints (or model.{name}=false)"
+                )
         self.input_dim = input_dim
         self.hands = hands
+        self.angles = angles
         self.motion = motion
-        static = input_dim + (2 * HAND_LOCAL_DIM if hands else 0)
+        static = input_dim + (2 * HAND_LOCAL_DIM if hands else 0) + (2 * HAND_ANGLE_DIM if angles else 0)
         self.dim = static * (2 if motion else 1)
+        chains = torch.tensor(FINGERS)
+        self.register_buffer("bone_start", chains[:, :-1].reshape(-1), persistent=False)  # [20]
+        self.register_buffer("bone_end", chains[:, 1:].reshape(-1), persistent=False)
+        self.register_buffer("tip_pairs", torch.combinations(torch.tensor(TIPS), 2), persistent=False)  # [10,2]
 
     def extra_repr(self) -> str:
-        return f"hands={self.hands}, motion={self.motion}, dim={self.dim}"
+        return f"hands={self.hands}, angles={self.angles}, motion={self.motion}, dim={self.dim}"
 
     @staticmethod
     def present(x: torch.Tensor, pad_mask: torch.Tensor) -> torch.Tensor:
@@ -53,23 +72,41 @@ class KeypointFeatures(nn.Module):
 
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor) -> torch.Tensor:
         x = x.float()
-        if not (self.hands or self.motion):
+        if not (self.hands or self.angles or self.motion):
             return x
         b, t, _ = x.shape
         present = self.present(x, pad_mask)
         views, valid = [x], [present.repeat_interleave(2, dim=-1)]
+        points = x.view(b, t, NUM_POINTS, 2)
+        hands = [points[:, :, hand] for hand in (LEFT_HAND, RIGHT_HAND)]  # [B,T,21,2] each
+        # MediaPipe finds all 21 points of a hand or none: its wrist says whether it is there.
+        detected = [present[:, :, hand.start] for hand in (LEFT_HAND, RIGHT_HAND)]
+        sizes = [(h[:, :, 1:] - h[:, :, :1]).norm(dim=-1).mean(dim=-1).clamp(min=1e-6) for h in hands]  # [B,T]
         if self.hands:
-            points = x.view(b, t, NUM_POINTS, 2)
-            for hand in (LEFT_HAND, RIGHT_HAND):
-                detected = present[:, :, hand.start]  # MediaPipe finds all 21 points of a hand or none
-                rel = points[:, :, hand.start + 1 : hand.stop] - points[:, :, hand.start : hand.start + 1]
-                size = rel.norm(dim=-1).mean(dim=-1).clamp(min=1e-6)  # [B,T]
-                local = rel / size[..., None, None] * detected[..., None, None]
+            for h, found, size in zip(hands, detected, sizes, strict=True):
+                local = (h[:, :, 1:] - h[:, :, :1]) / size[..., None, None] * found[..., None, None]
                 views.append(local.reshape(b, t, HAND_LOCAL_DIM))
-                valid.append(detected[..., None].expand(b, t, HAND_LOCAL_DIM))
+                valid.append(found[..., None].expand(b, t, HAND_LOCAL_DIM))
+        if self.angles:
+            for h, found, size in zip(hands, detected, sizes, strict=True):
+                views.append(self.hand_angles(h, size) * found[..., None])
+                valid.append(found[..., None].expand(b, t, HAND_ANGLE_DIM))
         static = torch.cat(views, dim=-1)
         if not self.motion:
             return static
         ok = torch.cat(valid, dim=-1)
         delta = (static[:, 1:] - static[:, :-1]) * (ok[:, 1:] & ok[:, :-1])
         return torch.cat([static, torch.cat([torch.zeros_like(static[:, :1]), delta], dim=1)], dim=-1)
+
+    def hand_angles(self, hand: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
+        """``hand [B,T,21,2]``, ``size [B,T]`` -> ``[B,T,40]``: (cos, sin) of each joint's bend, then the
+        fingertip distances over ``size``. A joint whose bones have no length reads (0, 0)."""
+        b, t = hand.shape[:2]
+        bones = (hand[:, :, self.bone_end] - hand[:, :, self.bone_start]).view(b, t, len(FINGERS), -1, 2)
+        u, v = bones[:, :, :, :-1], bones[:, :, :, 1:]  # consecutive bones of each finger
+        lengths = (u.norm(dim=-1) * v.norm(dim=-1)).clamp(min=1e-12)
+        cos = (u * v).sum(-1) / lengths
+        sin = (u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]) / lengths
+        bend = torch.stack([cos, sin], dim=-1).reshape(b, t, 2 * JOINTS)
+        tips = (hand[:, :, self.tip_pairs[:, 0]] - hand[:, :, self.tip_pairs[:, 1]]).norm(dim=-1) / size[..., None]
+        return torch.cat([bend, tips], dim=-1)

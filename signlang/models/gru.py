@@ -76,9 +76,10 @@ class SignGRU(nn.Module):
         input_norm: bool,
         hands: bool,
         motion: bool,
+        angles: bool,
     ) -> None:
         super().__init__()
-        self.features = KeypointFeatures(input_dim, hands=hands, motion=motion)
+        self.features = KeypointFeatures(input_dim, hands=hands, motion=motion, angles=angles)
         self.input_norm = InputNorm(self.features.dim, zero_is_missing=True) if input_norm else None
         self.grus, width = build_grus(self.features.dim, hidden_sizes, bidirectional)
         self.dropout = Dropout(dropout)

@@ -1,12 +1,16 @@
-"""Keypoint views: hand shape is independent of where the hand is and how large it appears; motion
-and missing points stay zero where they should."""
+"""Keypoint views: hand shape is independent of where the hand is and how large it appears, joint
+angles also of how it is turned; motion and missing points stay zero where they should."""
 
 from __future__ import annotations
 
+import math
+
+import pytest
 import torch
 
+from signlang.core.errors import ConfigError
 from signlang.core.layout import LEFT_HAND, RIGHT_HAND
-from signlang.models.features import HAND_LOCAL_DIM, KeypointFeatures
+from signlang.models.features import HAND_ANGLE_DIM, HAND_LOCAL_DIM, KeypointFeatures
 
 
 def clip(steps: int = 6, seed: int = 0) -> torch.Tensor:
@@ -23,6 +27,11 @@ def test_widths():
     assert KeypointFeatures().dim == 156
     assert KeypointFeatures(hands=True).dim == 156 + 80
     assert KeypointFeatures(hands=True, motion=True).dim == 2 * (156 + 80)
+    assert HAND_ANGLE_DIM == 40  # 15 joints x (cos, sin) + 10 fingertip pairs, per hand
+    assert KeypointFeatures(angles=True).dim == 156 + 80
+    assert KeypointFeatures(hands=True, angles=True, motion=True).dim == 2 * (156 + 80 + 80)
+    with pytest.raises(ConfigError, match="model.angles"):
+        KeypointFeatures(2048, angles=True)
 
 
 def test_hand_shape_ignores_position_and_size_of_the_hand():
@@ -50,3 +59,56 @@ def test_missing_hands_and_padding_give_zero_views_and_zero_motion():
     right_motion = hand_views(motion)[1]
     assert not right_motion[0, 2].any() and not right_motion[0, 3].any() and right_motion[0, 1].any()
     assert not f[0, 4:].any()  # padding
+
+
+def angle_views(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two hands' angle views of a ``KeypointFeatures(angles=True)`` output (no hand view)."""
+    return f[..., 156 : 156 + HAND_ANGLE_DIM], f[..., 156 + HAND_ANGLE_DIM : 156 + 2 * HAND_ANGLE_DIM]
+
+
+def test_joint_angles_ignore_turning_moving_and_scaling_the_hand():
+    points = clip()
+    left = points[:, :, LEFT_HAND.start : LEFT_HAND.stop]
+    turn = torch.tensor([[math.cos(0.8), -math.sin(0.8)], [math.sin(0.8), math.cos(0.8)]])
+    moved = points.clone()
+    moved[:, :, LEFT_HAND.start : LEFT_HAND.stop] = (left - left[:, :, :1]) @ turn.T * 1.7 + left[:, :, :1] + 0.2
+    pad = torch.zeros(1, 6, dtype=torch.bool)
+    views = KeypointFeatures(angles=True)
+    a, b = views(points.view(1, 6, -1), pad), views(moved.view(1, 6, -1), pad)
+    torch.testing.assert_close(angle_views(a)[0], angle_views(b)[0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(angle_views(a)[1], angle_views(b)[1])  # the right hand did not move
+    hand = KeypointFeatures(hands=True)
+    assert not torch.allclose(hand(points.view(1, 6, -1), pad), hand(moved.view(1, 6, -1), pad))  # that view sees it
+
+
+def test_joint_angles_of_a_known_hand():
+    """Each finger a straight ray from the wrist, except the index finger bent by 90 degrees at its
+    middle joint: that joint reads (cos, sin) = (0, 1), every other (1, 0); fingertip distances are
+    in units of the hand's size."""
+    hand = torch.zeros(21, 2)
+    for f, start in enumerate((1, 5, 9, 13, 17)):
+        ray = torch.tensor([math.cos(0.3 * f), math.sin(0.3 * f)])
+        for k in range(4):
+            hand[start + k] = (k + 1) * ray
+    turned = torch.tensor([-math.sin(0.3), math.cos(0.3)])  # the index ray turned by +90 degrees
+    hand[7], hand[8] = hand[6] + turned, hand[6] + 2 * turned
+    points = torch.full((1, 1, 78, 2), 0.5)
+    points[0, 0, RIGHT_HAND.start : RIGHT_HAND.stop] = hand + 1.0
+    f = KeypointFeatures(angles=True)(points.view(1, 1, -1), torch.zeros(1, 1, dtype=torch.bool))
+    right = angle_views(f)[1][0, 0]
+    expected = torch.tensor([1.0, 0.0]).repeat(5, 3, 1)  # finger, joint, (cos, sin)
+    expected[1, 1] = torch.tensor([0.0, 1.0])  # index, between bones 5 -> 6 and 6 -> 7
+    torch.testing.assert_close(right[:30].view(5, 3, 2), expected, atol=1e-6, rtol=0)
+    size = (hand[1:] - hand[:1]).norm(dim=-1).mean()
+    torch.testing.assert_close(right[30 + 1], (hand[4] - hand[12]).norm() / size)  # pairs (4,8), (4,12), ...
+    assert not angle_views(f)[0].any()  # the left hand's points coincide: bones of no length read (0, 0)
+
+
+def test_a_missing_hand_gives_zero_angles_and_zero_angle_motion():
+    points = clip()
+    points[:, 3, LEFT_HAND.start : LEFT_HAND.stop] = 0
+    f = KeypointFeatures(angles=True, motion=True)(points.view(1, 6, -1), torch.zeros(1, 6, dtype=torch.bool))
+    static, motion = f[..., : 156 + 80], f[..., 156 + 80 :]
+    assert not angle_views(static)[0][0, 3].any() and angle_views(static)[0][0, 2].any()
+    assert not angle_views(motion)[0][0, 3:5].any() and angle_views(motion)[0][0, 2].any()
+    assert torch.isfinite(f).all()

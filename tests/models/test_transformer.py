@@ -131,3 +131,18 @@ def test_the_convolution_and_stochastic_depth_keep_padding_out_and_learn():
         build_model("transformer", **SMALL, conv_kernel=4)
     with pytest.raises(ConfigError, match="drop_path"):
         build_model("transformer", **SMALL, drop_path=1.0)
+
+
+def test_hand_angles_widen_the_input_keep_padding_out_and_learn():
+    torch.manual_seed(0)
+    model = build_model("transformer", **{**SMALL, "hands": True, "angles": True})
+    assert model.input_proj.in_features == 156 + 80 + 80
+    assert (
+        losses_on_a_fixed_batch(model, width=156, lr=3e-3)[-1]
+        < 0.5
+        * losses_on_a_fixed_batch(
+            build_model("transformer", **{**SMALL, "hands": True, "angles": True}), width=156, lr=0.0, steps=1
+        )[0]
+    )
+    model.eval()
+    assert_padding_ignored(model, width=156)
