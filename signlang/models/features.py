@@ -77,20 +77,21 @@ class KeypointFeatures(nn.Module):
         b, t, _ = x.shape
         present = self.present(x, pad_mask)
         views, valid = [x], [present.repeat_interleave(2, dim=-1)]
-        points = x.view(b, t, NUM_POINTS, 2)
-        hands = [points[:, :, hand] for hand in (LEFT_HAND, RIGHT_HAND)]  # [B,T,21,2] each
-        # MediaPipe finds all 21 points of a hand or none: its wrist says whether it is there.
-        detected = [present[:, :, hand.start] for hand in (LEFT_HAND, RIGHT_HAND)]
-        sizes = [(h[:, :, 1:] - h[:, :, :1]).norm(dim=-1).mean(dim=-1).clamp(min=1e-6) for h in hands]  # [B,T]
-        if self.hands:
-            for h, found, size in zip(hands, detected, sizes, strict=True):
-                local = (h[:, :, 1:] - h[:, :, :1]) / size[..., None, None] * found[..., None, None]
-                views.append(local.reshape(b, t, HAND_LOCAL_DIM))
-                valid.append(found[..., None].expand(b, t, HAND_LOCAL_DIM))
-        if self.angles:
-            for h, found, size in zip(hands, detected, sizes, strict=True):
-                views.append(self.hand_angles(h, size) * found[..., None])
-                valid.append(found[..., None].expand(b, t, HAND_ANGLE_DIM))
+        if self.hands or self.angles:
+            points = x.view(b, t, NUM_POINTS, 2)
+            shapes, angles = [], []  # stacked as: both hands' shape views, then both hands' angles
+            for hand in (LEFT_HAND, RIGHT_HAND):
+                found = present[:, :, hand.start]  # MediaPipe finds all 21 points of a hand or none
+                h = points[:, :, hand]  # [B,T,21,2]
+                rel = h[:, :, 1:] - h[:, :, :1]
+                size = rel.norm(dim=-1).mean(dim=-1).clamp(min=1e-6)  # [B,T]
+                if self.hands:
+                    shapes.append(((rel / size[..., None, None]).reshape(b, t, HAND_LOCAL_DIM), found))
+                if self.angles:
+                    angles.append((self.hand_angles(h, size), found))
+            for view, found in shapes + angles:
+                views.append(view * found[..., None])
+                valid.append(found[..., None].expand_as(view))
         static = torch.cat(views, dim=-1)
         if not self.motion:
             return static
