@@ -11,8 +11,16 @@ from conftest import build_model
 
 from signlang.core.errors import ConfigError
 
-SMALL = dict(  # plain 78-point input: no hand views
-    input_dim=156, num_gloss=5, num_cat=2, d_model=32, num_layers=2, num_heads=4, dim_feedforward=64, hands=False
+SMALL = dict(  # plain 78-point input: no hand views, no hand angles
+    input_dim=156,
+    num_gloss=5,
+    num_cat=2,
+    d_model=32,
+    num_layers=2,
+    num_heads=4,
+    dim_feedforward=64,
+    hands=False,
+    angles=False,
 )
 
 
