@@ -206,10 +206,17 @@ class LoadedRun:
         return data
 
 
+# Model options whose default was turned on after they were added: a run trained before such a key
+# existed built its model with the value here, not with today's default (conf/model/transformer.yaml's
+# ``angles`` came in off and became the default later).
+VALUE_BEFORE_ADDED = {"angles": False}
+
+
 def with_keys_added_since(model: DictConfig) -> DictConfig:
     """A run's model config with the keys its ``conf/model`` option gained after it was trained, at
-    their defaults (a new option is off by default: the model it builds is the one that was
-    trained). Nested configs (an ensemble's ``member``) are completed the same way."""
+    their defaults, or at ``VALUE_BEFORE_ADDED`` where the default has changed since (a new option
+    came in off: the model it builds is the one that was trained). Nested configs (an ensemble's
+    ``member``) are completed the same way."""
     model = model.copy()
     for name, value in model.items():
         if isinstance(value, DictConfig) and "_target_" in value:
@@ -219,7 +226,7 @@ def with_keys_added_since(model: DictConfig) -> DictConfig:
         if current.get("_target_") == model.get("_target_") and not current.get("defaults"):
             for key in current:
                 if key not in model:
-                    model[key] = current[key]
+                    model[key] = VALUE_BEFORE_ADDED.get(key, current[key])
             break
     return model
 

@@ -186,3 +186,26 @@ def test_a_run_trained_before_a_model_option_existed_still_loads(trained_run, tm
     save_checkpoint(path, state)
     loaded = load_run(run)
     assert loaded.model.layers[0].conv is None and loaded.model.layers[0].drop_path == 0.0
+
+
+def test_a_run_trained_before_hand_angles_existed_loads_without_them(trained_run, tmp_path):
+    """``angles`` came in off and is on by default now: a checkpoint without the key was trained without them."""
+    import shutil
+
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from signlang.evaluation.evaluate import load_run
+    from signlang.runs.checkpoints import find_checkpoint, load_checkpoint, save_checkpoint
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run["run"], run)
+    path = find_checkpoint(run, "best")
+    state = load_checkpoint(path)
+    assert state["config"]["model"].pop("angles") is True  # today's default
+    without = OmegaConf.create({**state["config"]["model"], "angles": False})
+    state["model"] = instantiate(without).state_dict()  # the weights of a model built before angles existed
+    save_checkpoint(path, state)
+    loaded = load_run(run)
+    assert loaded.model.features.angles is False
+    assert loaded.model.input_proj.in_features == instantiate(without).input_proj.in_features
