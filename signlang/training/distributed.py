@@ -3,6 +3,7 @@ collectives the loop needs. Without ``torchrun`` (WORLD_SIZE unset or 1) everyth
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -88,8 +89,12 @@ class Distributed:
         return box[0]
 
     def close(self) -> None:
+        """Leave the job; a rank other than 0 also removes the empty folder Hydra made for it."""
         if self.enabled and torch_dist.is_initialized():
             torch_dist.destroy_process_group()
+        if self.enabled and not self.is_main:
+            with contextlib.suppress(OSError):  # not empty or already gone: left as it is
+                os.rmdir(side_dir())
 
 
 def init_distributed(device: str = "auto") -> Distributed:

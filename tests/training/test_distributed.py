@@ -46,7 +46,9 @@ def test_two_gloo_processes_write_one_folder_with_single_process_numbers_and_res
     single = run_app(*tiny, f"paths.output_root={tmp_path / 'single'}")
     assert single.returncode == 0, single.stdout + single.stderr
     ddp = ["-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", "run.py"]
-    first = run_cli(*ddp, *tiny, f"paths.output_root={tmp_path / 'ddp'}", timeout=300)
+    scratch = tmp_path / "tmp"  # the processes' temporary folder: rank 1 leaves nothing behind in it
+    scratch.mkdir()
+    first = run_cli(*ddp, *tiny, f"paths.output_root={tmp_path / 'ddp'}", timeout=300, env={"TMPDIR": str(scratch)})
     assert first.returncode == 0, first.stdout + first.stderr
     (single_folder,) = (tmp_path / "single" / "runs").iterdir()
     (folder,) = (tmp_path / "ddp" / "runs").iterdir()  # one run folder for both ranks, nothing else
@@ -60,6 +62,7 @@ def test_two_gloo_processes_write_one_folder_with_single_process_numbers_and_res
     ):
         assert (folder / name).exists(), name
     assert "distributed: 2 processes (gloo)" in (folder / "run.log").read_text()
+    assert not list(scratch.glob("signlang-*")), list(scratch.iterdir())
     before = (folder / "metrics.csv").read_text()
 
     again = run_cli(*ddp, f"trainer.resume={folder}", "trainer.max_epochs=2", timeout=300)
