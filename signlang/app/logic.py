@@ -3,9 +3,11 @@ clip animations and predictions. The pages (``signlang.app.pages``) only lay the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -261,9 +263,12 @@ def person_found(clip: Path) -> bool:
         return "mask" not in z.files or bool(z["mask"][:, POSE.start : POSE.stop].any())
 
 
-def upload_dir() -> Path:
-    """Where uploads and their extraction go: a temp folder, never a run folder."""
-    return Path(tempfile.mkdtemp(prefix="signlang-app-"))
+@contextlib.contextmanager
+def upload_dir() -> Iterator[Path]:
+    """Where an upload and its extraction go while they are read: a temp folder, never a run folder,
+    removed afterwards (the page reruns on every click; each rerun's copy would stay in /tmp)."""
+    with tempfile.TemporaryDirectory(prefix="signlang-app-") as work:
+        yield Path(work)
 
 
 # ----------------------------------------------------------------------------------- live camera

@@ -37,7 +37,7 @@ def _run_table(root: str, filters: str, sort: str):
     return logic.run_table(Path(root), filters, sort)
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=False, max_entries=32)  # keyed by path: each upload's is new
 def _frames(path: str, mtime: float, aspect: float = 0.75):
     x, mask, fps = logic.keypoints(Path(path))
     frames = clip_frames(x, mask, (480, round(480 * aspect)))
@@ -170,10 +170,16 @@ def predict(root: Path) -> None:
     picked = st.text_input("... or the path of a clip or video", key="predict-path")
     if upload is None and not picked:
         return
+    with logic.upload_dir() as work:  # the upload and its extraction, removed once the answer is shown
+        _predict_into(work, root / run, upload, picked)
+
+
+def _predict_into(work: Path, run_dir: Path, upload, picked: str) -> None:
+    """Predict the uploaded (else the picked) file with ``run_dir``'s model and show the answer;
+    an upload and a video's clip go into ``work``."""
     with st.status("preparing", expanded=True) as status:
         try:
             started = time.perf_counter()
-            work = logic.upload_dir()
             if upload is not None:
                 source = work / Path(upload.name).name
                 source.write_bytes(upload.getvalue())
@@ -184,13 +190,13 @@ def predict(root: Path) -> None:
             video = source.suffix.lower().lstrip(".") in logic.VIDEO_TYPES
             if video:
                 status.update(label=f"extracting {source.name} as the run's clips were (MediaPipe)")
-                clip = logic.extract_video(source, root / run, work)
+                clip = logic.extract_video(source, run_dir, work)
                 if not logic.person_found(clip):
                     raise SignlangError(f"{source.name}: no person found in the video")
             else:
                 clip = source
             status.update(label="predicting")
-            result = logic.predict(root / run, clip)
+            result = logic.predict(run_dir, clip)
             status.update(label=f"done in {time.perf_counter() - started:.1f} s", state="complete", expanded=False)
         except SignlangError as e:
             status.update(label="could not predict", state="error")

@@ -63,7 +63,12 @@ def test_clips_page_shows_statistics_a_skeleton_and_validation(trained_run):
     assert at.success and "nothing wrong" in at.success[0].value
 
 
-def test_predict_page_predicts_a_clip_and_a_bad_one_is_one_message(trained_run, tmp_path):
+def test_predict_page_predicts_a_clip_and_a_bad_one_is_one_message(trained_run, tmp_path, monkeypatch):
+    import tempfile
+
+    scratch = tmp_path / "tmp"  # the app's temporary folder: each answer's work folder is gone after it
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     at = open_app(trained_run["run"].parent, "Predict")
     clip = sorted((trained_run["data"] / "keypoints_test").glob("*.npz"))[0]
     at.text_input(key="predict-path").set_value(str(clip)).run()
@@ -73,6 +78,7 @@ def test_predict_page_predicts_a_clip_and_a_bad_one_is_one_message(trained_run, 
     np.savez(bad, X=np.zeros((5, 2048), np.float32))
     at.text_input(key="predict-path").set_value(str(bad)).run()
     assert not at.exception and "width 2048" in at.error[0].value  # one message, the app goes on
+    assert not list(scratch.glob("signlang-app-*"))
     at.sidebar.radio(key="page").set_value("Runs").run()
     assert not at.exception and at.dataframe[0].value["folder"].tolist() == ["run"]
 

@@ -146,6 +146,8 @@ def test_upload_a_video_see_the_prediction_and_the_skeleton_then_the_run_table(a
     body = browser.find_element(By.TAG_NAME, "body").text
     assert "SIGN " in body and "category:" in body  # the top-5 glosses and the category, by name
     wait_for_images(browser, 1)  # the skeleton animation, decoded by the browser
+    video = "const v = document.querySelector('video'); return v !== null && v.readyState >= 1"
+    patient(browser, 60).until(lambda d: d.execute_script(video))  # served after its upload folder is gone
     browser.save_screenshot(str(tmp_path / "predict.png"))
 
     open_page(browser, "Runs")
