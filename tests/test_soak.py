@@ -1,4 +1,4 @@
-"""A dozen runs started at once into one experiments/ folder: eight fresh ones, three resumes (one of
+"""Eight runs started at once into one experiments/ folder: four fresh ones, three resumes (one of
 them started twice at the same moment), and one killed outright mid-run. Every run folder ends
 consistent, and ``signlang runs`` lists each with its true status."""
 
@@ -45,13 +45,13 @@ def epochs(folder) -> list[int]:
         return [int(r["epoch"]) for r in csv.DictReader(f)]
 
 
-def test_a_dozen_runs_at_once_leave_every_folder_consistent_and_listed_as_it_is(tmp_path):
+def test_eight_runs_at_once_leave_every_folder_consistent_and_listed_as_it_is(tmp_path):
     exp = tmp_path / "experiments"
     earlier = [exp / "runs" / f"earlier_{i}" for i in range(3)]
     for folder in earlier:  # three runs of one epoch, to be resumed
         assert run_app(*TINY, "trainer.max_epochs=1", f"hydra.run.dir={folder}").returncode == 0
 
-    fresh = [start("trainer.max_epochs=2", f"paths.output_root={exp}") for _ in range(8)]
+    fresh = [start("trainer.max_epochs=2", f"paths.output_root={exp}") for _ in range(4)]
     twice = [start(f"trainer.resume={earlier[0]}", "trainer.max_epochs=3") for _ in range(2)]
     resumed = [start(f"trainer.resume={folder}", "trainer.max_epochs=3") for folder in earlier[1:]]
     killed_dir = exp / "runs" / "killed"
@@ -73,7 +73,7 @@ def test_a_dozen_runs_at_once_leave_every_folder_consistent_and_listed_as_it_is(
     assert "Traceback" not in "".join(outputs.values())
 
     rows = {r.folder: r for r in collect(exp)}
-    assert len(rows) == 12, sorted(rows)
+    assert len(rows) == 8, sorted(rows)
     for folder, row in rows.items():
         path = exp / folder
         done = epochs(path)
@@ -87,4 +87,4 @@ def test_a_dozen_runs_at_once_leave_every_folder_consistent_and_listed_as_it_is(
         assert (row.status, row.epochs, len(done), last) == ("finished", expected, expected, expected), folder
         assert json.loads((path / "eval" / "test" / "metrics.json").read_text())["clips"] == 12
     listed = run_command("runs", str(exp))
-    assert "12 run(s)" in listed.stdout and listed.stdout.count("finished") == 11 and "interrupted" in listed.stdout
+    assert "8 run(s)" in listed.stdout and listed.stdout.count("finished") == 7 and "interrupted" in listed.stdout
