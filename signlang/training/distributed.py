@@ -92,7 +92,7 @@ class Distributed:
         """Leave the job; a rank other than 0 also removes the empty folder Hydra made for it."""
         if self.enabled and torch_dist.is_initialized():
             torch_dist.destroy_process_group()
-        if self.enabled and not self.is_main:
+        if joins_rank0():  # the process that side_dir() was made for
             with contextlib.suppress(OSError):  # not empty or already gone: left as it is
                 os.rmdir(side_dir())
 
