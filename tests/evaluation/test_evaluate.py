@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -170,17 +171,23 @@ def test_one_category_costs_nothing_and_reports_leave_it_out(tmp_path):
     assert table.returncode == 0 and "cat_acc" not in table.stdout
 
 
-def test_a_run_trained_before_a_model_option_existed_still_loads(trained_run, tmp_path):
-    """Options added to conf/model later (off by default) are filled in; the model is the one trained."""
-    import shutil
-
-    from signlang.evaluation.evaluate import load_run
-    from signlang.runs.checkpoints import find_checkpoint, load_checkpoint, save_checkpoint
+def copy_with_best(trained_run, tmp_path) -> tuple[Path, Path, dict]:
+    """A copy of the trained run, its best checkpoint's path and contents (to rewrite as an older
+    version of signlang would have written it)."""
+    from signlang.runs.checkpoints import find_checkpoint, load_checkpoint
 
     run = tmp_path / "run"
     shutil.copytree(trained_run["run"], run)
     path = find_checkpoint(run, "best")
-    state = load_checkpoint(path)
+    return run, path, load_checkpoint(path)
+
+
+def test_a_run_trained_before_a_model_option_existed_still_loads(trained_run, tmp_path):
+    """Options added to conf/model later (off by default) are filled in; the model is the one trained."""
+    from signlang.evaluation.evaluate import load_run
+    from signlang.runs.checkpoints import save_checkpoint
+
+    run, path, state = copy_with_best(trained_run, tmp_path)
     for key in ("conv_kernel", "drop_path"):  # as a checkpoint written before they existed
         state["config"]["model"].pop(key)
     save_checkpoint(path, state)
@@ -190,18 +197,13 @@ def test_a_run_trained_before_a_model_option_existed_still_loads(trained_run, tm
 
 def test_a_run_trained_before_hand_angles_existed_loads_without_them(trained_run, tmp_path):
     """``angles`` came in off and is on by default now: a checkpoint without the key was trained without them."""
-    import shutil
-
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
     from signlang.evaluation.evaluate import load_run
-    from signlang.runs.checkpoints import find_checkpoint, load_checkpoint, save_checkpoint
+    from signlang.runs.checkpoints import save_checkpoint
 
-    run = tmp_path / "run"
-    shutil.copytree(trained_run["run"], run)
-    path = find_checkpoint(run, "best")
-    state = load_checkpoint(path)
+    run, path, state = copy_with_best(trained_run, tmp_path)
     assert state["config"]["model"].pop("angles") is True  # today's default
     without = OmegaConf.create({**state["config"]["model"], "angles": False})
     state["model"] = instantiate(without).state_dict()  # the weights of a model built before angles existed
