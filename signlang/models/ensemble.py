@@ -5,6 +5,10 @@ Members start from different random weights and see the same batches; each is tr
 loss (in training the logits come stacked, ``[members, B, C]``, and the trainer averages the
 members' losses), so they stay as different as separately seeded runs. One run, one folder, one
 checkpoint: evaluation, prediction, streams and the camera read the ensemble as one model.
+
+The members' per-frame views (``signlang.models.features``: parameter-free, the same for every
+member) are computed once per batch and handed to each member, not once per member: with hand
+angles that was a tenth of a WLASL100 training step.
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ class SignEnsemble(nn.Module):
         if flip_tta and self.input_kind != "keypoints":
             raise ConfigError("model.flip_tta mirrors keypoints; this model reads " + self.input_kind)
         self.flip_tta = flip_tta
+        # Members built from one config have the same views; compute them once (a member config that
+        # could differ, or a member without views, gets x and computes its own).
+        views = {repr(getattr(m, "features", None)) for m in self.members}
+        self.shared_frames = len(views) == 1 and hasattr(self.members[0], "features")
         self.register_buffer("mirror", torch.as_tensor(MIRROR), persistent=False)
 
     @property
@@ -62,9 +70,10 @@ class SignEnsemble(nn.Module):
     def member_outputs(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths=None):
         """Each member's ``(gloss, category, embedding)``, with the mirrored clip's averaged in at eval."""
         views = [x, self.mirrored(x)] if self.flip_tta and not self.training else [x]
+        given = [{"frames": self.frame_features(v, pad_mask)} if self.shared_frames else {} for v in views]
         out = []
         for m in self.members:
-            parts = [m.embed(v, pad_mask, lengths) for v in views]
+            parts = [m.embed(v, pad_mask, lengths, **g) for v, g in zip(views, given)]
             embedding = torch.stack(parts).mean(0)
             gloss = torch.stack([m.gloss_head(p) for p in parts]).mean(0)
             cat = torch.stack([m.cat_head(p) for p in parts]).mean(0)

@@ -97,8 +97,15 @@ class SignGRU(nn.Module):
         last = self.embed(x, pad_mask, lengths)
         return self.gloss_head(last), self.cat_head(last)
 
-    def embed(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """Each clip's last GRU state ``[B,H]``: what both heads read."""
-        h = self.features(x, pad_mask)
+    def embed(
+        self,
+        x: torch.Tensor,
+        pad_mask: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        frames: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Each clip's last GRU state ``[B,H]``: what both heads read. ``frames``: this model's
+        ``frame_features(x, pad_mask)`` when the caller already has them (an ensemble computes them once)."""
+        h = self.features(x, pad_mask) if frames is None else frames
         h = self.input_norm(h) if self.input_norm is not None else h
         return self.dropout(last_states(self.grus, h, pad_mask, lengths, self.dropout))

@@ -205,18 +205,25 @@ class SignTransformer(nn.Module):
         pooled = self.embed(x, pad_mask, lengths)
         return self.gloss_head(pooled), self.cat_head(pooled)
 
-    def embed(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def embed(
+        self,
+        x: torch.Tensor,
+        pad_mask: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        frames: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Each clip as one vector ``[B,d_model]``: what both heads read (and what a clip's distance to
-        the training clips is measured in, ``signlang.models.rejection``)."""
-        h = self.encode(x, pad_mask)
+        the training clips is measured in, ``signlang.models.rejection``). ``frames``: this model's
+        ``frame_features(x, pad_mask)`` when the caller already has them (an ensemble computes them once)."""
+        h = self.encode(x, pad_mask, frames)
         if self.cls_token is not None:
             return h[:, 0]
         return masked_pool(h, pad_mask, self.pooling)
 
-    def encode(self, x: torch.Tensor, pad_mask: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, pad_mask: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
         """The encoder's output for every position ``[B,T(+1 with cls pooling),d_model]``, before pooling:
         what masked-frame pre-training reconstructs from (``signlang.training.pretrain``)."""
-        f = self.features(x, pad_mask)  # float32, also from float16 storage
+        f = self.features(x, pad_mask) if frames is None else frames  # float32, also from float16 storage
         f = self.input_norm(f) if self.input_norm is not None else f
         if self.mask_input:  # the detection mask (1 = detected), after standardisation: it is already 0/1
             f = torch.cat([f, KeypointFeatures.present(x, pad_mask).to(f.dtype)], dim=-1)

@@ -86,3 +86,36 @@ def test_input_statistics_are_fitted_once_and_shared():
     fit_input_norm(model, [type("B", (), {"x": x, "pad_mask": pad})()])
     a, b = (m.input_norm.state_dict() for m in model.members)
     assert bool(a["fitted"]) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_members_views_are_computed_once_and_change_nothing():
+    """Hand views and angles are the same for every member: computed once per batch (and per mirrored
+    view), with the logits and embeddings each member computing its own would give."""
+    torch.manual_seed(0)
+    member = functools.partial(build_model, "transformer", **{**SMALL, "hands": True, "angles": True})
+    model = SignEnsemble(156, member=member, size=3, flip_tta=True).eval()
+    assert model.shared_frames
+    x, pad = batch()
+    calls = []
+    for m in model.members:
+        m.features.register_forward_hook(lambda *_: calls.append(1))
+    with torch.no_grad():
+        shared = embed_and_classify(model, x, pad)
+        assert len(calls) == 2  # the clip and its mirror, once each
+        model.shared_frames = False
+        own = embed_and_classify(model, x, pad)
+        assert len(calls) == 2 + 3 * 2
+    for a, b in zip(shared, own):
+        assert torch.equal(a, b)
+
+
+def test_members_with_different_views_compute_their_own():
+    configs = iter([{"angles": True}, {"angles": False}])
+    member = lambda: build_model("transformer", **{**SMALL, "hands": True, **next(configs)})  # noqa: E731
+    model = SignEnsemble(156, member=member, size=2, flip_tta=False).eval()
+    assert not model.shared_frames
+    x, pad = batch()
+    with torch.no_grad():
+        mean, _ = model(x, pad)
+        each = [m(x, pad)[0] for m in model.members]
+    torch.testing.assert_close(mean, torch.stack(each).mean(0))
