@@ -35,6 +35,11 @@ FINGERS = ((0, 1, 2, 3, 4), (0, 5, 6, 7, 8), (0, 9, 10, 11, 12), (0, 13, 14, 15,
 TIPS = tuple(chain[-1] for chain in FINGERS)
 JOINTS = sum(len(chain) - 2 for chain in FINGERS)  # 15 joints between two bones
 HAND_ANGLE_DIM = 2 * JOINTS + len(TIPS) * (len(TIPS) - 1) // 2  # (cos, sin) per joint + 10 fingertip distances
+# The views read both hands, and each finger's bones, by slices (gathers cost most of the time here): the
+# hands are consecutive in the layout, each finger is the wrist and then four consecutive points.
+HANDS = slice(LEFT_HAND.start, RIGHT_HAND.stop)
+assert RIGHT_HAND.start == LEFT_HAND.stop and len(RIGHT_HAND) == len(LEFT_HAND)
+assert all(chain == (0, *range(4 * i + 1, 4 * i + 5)) for i, chain in enumerate(FINGERS))
 
 
 class KeypointFeatures(nn.Module):
@@ -56,10 +61,6 @@ class KeypointFeatures(nn.Module):
         self.motion = motion
         static = input_dim + (2 * HAND_LOCAL_DIM if hands else 0) + (2 * HAND_ANGLE_DIM if angles else 0)
         self.dim = static * (2 if motion else 1)
-        chains = torch.tensor(FINGERS)
-        self.register_buffer("bone_start", chains[:, :-1].reshape(-1), persistent=False)  # [20]
-        self.register_buffer("bone_end", chains[:, 1:].reshape(-1), persistent=False)
-        self.register_buffer("tip_pairs", torch.combinations(torch.tensor(TIPS), 2), persistent=False)  # [10,2]
 
     def extra_repr(self) -> str:
         return f"hands={self.hands}, angles={self.angles}, motion={self.motion}, dim={self.dim}"
@@ -78,20 +79,20 @@ class KeypointFeatures(nn.Module):
         present = self.present(x, pad_mask)
         views, valid = [x], [present.repeat_interleave(2, dim=-1)]
         if self.hands or self.angles:
-            points = x.view(b, t, NUM_POINTS, 2)
-            shapes, angles = [], []  # stacked as: both hands' shape views, then both hands' angles
-            for hand in (LEFT_HAND, RIGHT_HAND):
-                found = present[:, :, hand.start]  # MediaPipe finds all 21 points of a hand or none
-                h = points[:, :, hand]  # [B,T,21,2]
-                rel = h[:, :, 1:] - h[:, :, :1]
-                size = rel.norm(dim=-1).mean(dim=-1).clamp(min=1e-6)  # [B,T]
-                if self.hands:
-                    shapes.append(((rel / size[..., None, None]).reshape(b, t, HAND_LOCAL_DIM), found))
-                if self.angles:
-                    angles.append((self.hand_angles(h, size), found))
-            for view, found in shapes + angles:
-                views.append(view * found[..., None])
-                valid.append(found[..., None].expand_as(view))
+            # Both hands at once, [B,T,2,21,2] (left, right).
+            hands = x.view(b, t, NUM_POINTS, 2)[:, :, HANDS].reshape(b, t, 2, len(LEFT_HAND), 2)
+            wrists = present[:, :, HANDS.start : HANDS.stop : len(LEFT_HAND)]  # a hand is found whole or not at all
+            found = wrists[..., None]  # [B,T,2,1]
+            rel = hands[..., 1:, :] - hands[..., :1, :]
+            size = rel.norm(dim=-1).mean(dim=-1).clamp(min=1e-6)  # [B,T,2]
+            found_views = found.expand(b, t, 2, HAND_LOCAL_DIM).reshape(b, t, 2 * HAND_LOCAL_DIM)
+            if self.hands:  # stacked as: both hands' shape views, then both hands' angles
+                shape = (rel / size[..., None, None]).reshape(b, t, 2, HAND_LOCAL_DIM)
+                views.append((shape * found).reshape(b, t, 2 * HAND_LOCAL_DIM))
+                valid.append(found_views)
+            if self.angles:
+                views.append((self.hand_angles(hands, size) * found).reshape(b, t, 2 * HAND_ANGLE_DIM))
+                valid.append(found_views)
         static = torch.cat(views, dim=-1)
         if not self.motion:
             return static
@@ -99,15 +100,22 @@ class KeypointFeatures(nn.Module):
         delta = (static[:, 1:] - static[:, :-1]) * (ok[:, 1:] & ok[:, :-1])
         return torch.cat([static, torch.cat([torch.zeros_like(static[:, :1]), delta], dim=1)], dim=-1)
 
-    def hand_angles(self, hand: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
-        """``hand [B,T,21,2]``, ``size [B,T]`` -> ``[B,T,40]``: (cos, sin) of each joint's bend, then the
+    @staticmethod
+    def hand_angles(hand: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
+        """``hand [...,21,2]``, ``size [...]`` -> ``[...,40]``: (cos, sin) of each joint's bend, then the
         fingertip distances over ``size``. A joint whose bones have no length reads (0, 0)."""
-        b, t = hand.shape[:2]
-        bones = (hand[:, :, self.bone_end] - hand[:, :, self.bone_start]).view(b, t, len(FINGERS), -1, 2)
-        u, v = bones[:, :, :, :-1], bones[:, :, :, 1:]  # consecutive bones of each finger
-        lengths = (u.norm(dim=-1) * v.norm(dim=-1)).clamp(min=1e-12)
+        lead = hand.shape[:-2]
+        # A bone ends at points 1..20 and starts at the point before, or at the wrist for a finger's first.
+        start = hand[..., :-1, :].clone().view(*lead, len(FINGERS), -1, 2)
+        start[..., 0, :] = hand[..., :1, :]
+        bones = hand[..., 1:, :].reshape(*lead, len(FINGERS), -1, 2) - start
+        u, v = bones[..., :-1, :], bones[..., 1:, :]  # consecutive bones of each finger
+        length = bones.norm(dim=-1)
+        lengths = (length[..., :-1] * length[..., 1:]).clamp(min=1e-12)
         cos = (u * v).sum(-1) / lengths
         sin = (u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]) / lengths
-        bend = torch.stack([cos, sin], dim=-1).reshape(b, t, 2 * JOINTS)
-        tips = (hand[:, :, self.tip_pairs[:, 0]] - hand[:, :, self.tip_pairs[:, 1]]).norm(dim=-1) / size[..., None]
-        return torch.cat([bend, tips], dim=-1)
+        bend = torch.stack([cos, sin], dim=-1).reshape(*lead, 2 * JOINTS)
+        tips = hand[..., TIPS[0] :: TIPS[1] - TIPS[0], :]  # [...,5,2]
+        # The fingertip pairs in itertools.combinations order: (0,1), (0,2), ..., (3,4).
+        pairs = torch.cat([tips[..., i : i + 1, :] - tips[..., i + 1 :, :] for i in range(len(TIPS) - 1)], dim=-2)
+        return torch.cat([bend, pairs.norm(dim=-1) / size[..., None]], dim=-1)

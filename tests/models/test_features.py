@@ -3,6 +3,7 @@ angles also of how it is turned; motion and missing points stay zero where they 
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -10,7 +11,7 @@ import torch
 
 from signlang.core.errors import ConfigError
 from signlang.core.layout import LEFT_HAND, RIGHT_HAND
-from signlang.models.features import HAND_ANGLE_DIM, HAND_LOCAL_DIM, KeypointFeatures
+from signlang.models.features import FINGERS, HAND_ANGLE_DIM, HAND_LOCAL_DIM, TIPS, KeypointFeatures
 
 
 def clip(steps: int = 6, seed: int = 0) -> torch.Tensor:
@@ -112,3 +113,30 @@ def test_a_missing_hand_gives_zero_angles_and_zero_angle_motion():
     assert not angle_views(static)[0][0, 3].any() and angle_views(static)[0][0, 2].any()
     assert not angle_views(motion)[0][0, 3:5].any() and angle_views(motion)[0][0, 2].any()
     assert torch.isfinite(f).all()
+
+
+def reference_hand_views(hand: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One frame's hand ``[21,2]`` written out joint by joint: its shape view (40) and angle view (40)."""
+    rel = hand[1:] - hand[0]
+    size = rel.norm(dim=-1).mean()
+    bends = []
+    for chain in FINGERS:
+        for a, b, c in zip(chain, chain[1:], chain[2:]):
+            u, v = hand[b] - hand[a], hand[c] - hand[b]
+            n = u.norm() * v.norm()
+            bends += [(u @ v) / n, (u[0] * v[1] - u[1] * v[0]) / n]
+    tips = [(hand[i] - hand[j]).norm() / size for i, j in itertools.combinations(TIPS, 2)]
+    return (rel / size).reshape(-1), torch.stack(bends + tips)
+
+
+def test_both_hands_views_match_the_definition_point_by_point():
+    points = clip(steps=4, seed=3)
+    points[:, 1, LEFT_HAND.start : LEFT_HAND.stop] = 0  # the left hand lost in frame 1
+    f = KeypointFeatures(hands=True, angles=True)(points.view(1, 4, -1), torch.zeros(1, 4, dtype=torch.bool))
+    torch.testing.assert_close(f[0, :, :156], points.view(4, 156))
+    for t in range(4):
+        views = [reference_hand_views(points[0, t, hand.start : hand.stop]) for hand in (LEFT_HAND, RIGHT_HAND)]
+        if t == 1:
+            views[0] = tuple(torch.zeros(40) for _ in range(2))
+        expected = torch.cat([views[0][0], views[1][0], views[0][1], views[1][1]])  # shapes, then angles
+        torch.testing.assert_close(f[0, t, 156:], expected, atol=1e-5, rtol=1e-5)
