@@ -201,7 +201,10 @@ class FiniteLoss(Callback):
 
 class Console(Callback):
     """What the console shows: the run's set-up and expected time before training, a progress bar
-    per epoch and validation pass (refreshed every ``refresh_every`` steps), one line per epoch."""
+    per epoch and validation pass (refreshed every ``refresh_every`` steps), one line per epoch, and
+    after the first epoch the time left at its pace. The expected time times a few steps on a copy of
+    the model, each the first of its shape in the process: on one day it said 47.9 min for the
+    WLASL100 preset's 29.5 (on others within 5 %); the first epoch is the run itself."""
 
     order = 90
 
@@ -211,6 +214,7 @@ class Console(Callback):
         self.estimate = bool(estimate)
         self.progress = None
         self.task = None
+        self.paced = False
 
     def on_fit_start(self, fit: Fit) -> None:
         trainer, model = fit.trainer, fit.model
@@ -281,6 +285,15 @@ class Console(Callback):
             row["epoch_time_s"],
             "  * best" if fit.improved else "",
         )
+        left = fit.epochs - row["epoch"]
+        if self.estimate and not self.paced and left > 0 and not fit.stop:
+            self.paced = True  # once per process: the first epoch it trained (a resume's too)
+            log.info(
+                "at this epoch's pace the rest of the run takes about %s (%d more of %.1fs)",
+                duration(left * row["epoch_time_s"]),
+                left,
+                row["epoch_time_s"],
+            )
         if fit.stop:
             log.info("%s", fit.stop)
 

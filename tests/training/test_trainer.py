@@ -6,6 +6,7 @@ import csv
 import functools
 import json
 import logging
+import re
 
 import pytest
 import torch
@@ -247,7 +248,12 @@ def test_length_is_logged_with_its_expected_time_before_training(tmp_path, caplo
         i for i, m in enumerate(lines) if m.startswith("length: 6 steps (trainer.max_epochs=2; 2 epochs of 3 steps")
     )
     assert "expected time about" in lines[length]
-    assert length < next(i for i, m in enumerate(lines) if m.startswith("epoch 1/2"))
+    first = next(i for i, m in enumerate(lines) if m.startswith("epoch 1/2"))
+    assert length < first
+    # after the first epoch, the time left at its pace; once
+    assert lines[first + 1].startswith("at this epoch's pace the rest of the run takes about ")
+    assert re.search(r"takes about \d+ s \(1 more of \d+\.\ds\)$", lines[first + 1])
+    assert sum(m.startswith("at this epoch's pace") for m in lines) == 1
 
 
 def test_train_on_val_trains_on_both_splits_and_refuses_what_val_would_choose(tmp_path, caplog):
