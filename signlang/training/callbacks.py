@@ -218,6 +218,7 @@ class Console(Callback):
 
     def on_fit_start(self, fit: Fit) -> None:
         trainer, model = fit.trainer, fit.model
+        self.paced = False
         log.info("%s", fit.data.description)
         log.info("run folder: %s", fit.run.path)
         params = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -287,7 +288,7 @@ class Console(Callback):
         )
         left = fit.epochs - row["epoch"]
         if self.estimate and not self.paced and left > 0 and not fit.stop:
-            self.paced = True  # once per process: the first epoch it trained (a resume's too)
+            self.paced = True  # once per fit: the first epoch it trained (a resume's too)
             log.info(
                 "at this epoch's pace the rest of the run takes about %s (%d more of %.1fs)",
                 duration(left * row["epoch_time_s"]),
