@@ -77,7 +77,7 @@ class KeypointFeatures(nn.Module):
             return x
         b, t, _ = x.shape
         present = self.present(x, pad_mask)
-        views, valid = [x], [present.repeat_interleave(2, dim=-1)]
+        views, hand_widths = [x], []  # hand_widths: each hand view's width per hand, in stacking order
         if self.hands or self.angles:
             # Both hands at once, [B,T,2,21,2] (left, right).
             hands = x.view(b, t, NUM_POINTS, 2)[:, :, HANDS].reshape(b, t, 2, len(LEFT_HAND), 2)
@@ -85,17 +85,19 @@ class KeypointFeatures(nn.Module):
             found = wrists[..., None]  # [B,T,2,1]
             rel = hands[..., 1:, :] - hands[..., :1, :]
             size = rel.norm(dim=-1).mean(dim=-1).clamp(min=1e-6)  # [B,T,2]
-            found_views = found.expand(b, t, 2, HAND_LOCAL_DIM).reshape(b, t, 2 * HAND_LOCAL_DIM)
             if self.hands:  # stacked as: both hands' shape views, then both hands' angles
                 shape = (rel / size[..., None, None]).reshape(b, t, 2, HAND_LOCAL_DIM)
                 views.append((shape * found).reshape(b, t, 2 * HAND_LOCAL_DIM))
-                valid.append(found_views)
+                hand_widths.append(HAND_LOCAL_DIM)
             if self.angles:
                 views.append((self.hand_angles(hands, size) * found).reshape(b, t, 2 * HAND_ANGLE_DIM))
-                valid.append(found_views)
+                hand_widths.append(HAND_ANGLE_DIM)
         static = torch.cat(views, dim=-1)
         if not self.motion:
             return static
+        # Where each value is defined (motion is zero elsewhere): its point detected, or its hand found.
+        valid = [present.repeat_interleave(2, dim=-1)]
+        valid += [found.expand(b, t, 2, w).reshape(b, t, 2 * w) for w in hand_widths]
         ok = torch.cat(valid, dim=-1)
         delta = (static[:, 1:] - static[:, :-1]) * (ok[:, 1:] & ok[:, :-1])
         return torch.cat([static, torch.cat([torch.zeros_like(static[:, :1]), delta], dim=1)], dim=-1)
