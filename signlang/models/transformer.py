@@ -150,6 +150,7 @@ class SignTransformer(nn.Module):
         conv_kernel: int,
         drop_path: float,
         angles: bool,
+        head_dropout: float,
     ) -> None:
         super().__init__()
         if pooling not in POOLINGS:
@@ -180,6 +181,9 @@ class SignTransformer(nn.Module):
             for i in range(num_layers)
         )
         self.norm = nn.LayerNorm(d_model)
+        if not 0.0 <= head_dropout < 1.0:
+            raise ConfigError(f"model.head_dropout must be in [0, 1), got {head_dropout}")
+        self.head_dropout = Dropout(head_dropout)
         self.gloss_head = nn.Linear(d_model, num_gloss)
         self.cat_head = nn.Linear(d_model, num_cat)
 
@@ -216,9 +220,8 @@ class SignTransformer(nn.Module):
         the training clips is measured in, ``signlang.models.rejection``). ``frames``: this model's
         ``frame_features(x, pad_mask)`` when the caller already has them (an ensemble computes them once)."""
         h = self.encode(x, pad_mask, frames)
-        if self.cls_token is not None:
-            return h[:, 0]
-        return masked_pool(h, pad_mask, self.pooling)
+        pooled = h[:, 0] if self.cls_token is not None else masked_pool(h, pad_mask, self.pooling)
+        return self.head_dropout(pooled)  # in training only: the heads read a thinned clip vector
 
     def encode(self, x: torch.Tensor, pad_mask: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
         """The encoder's output for every position ``[B,T(+1 with cls pooling),d_model]``, before pooling:

@@ -188,11 +188,12 @@ def test_a_run_trained_before_a_model_option_existed_still_loads(trained_run, tm
     from signlang.runs.checkpoints import save_checkpoint
 
     run, path, state = copy_with_best(trained_run, tmp_path)
-    for key in ("conv_kernel", "drop_path"):  # as a checkpoint written before they existed
+    for key in ("conv_kernel", "drop_path", "head_dropout"):  # as a checkpoint written before they existed
         state["config"]["model"].pop(key)
     save_checkpoint(path, state)
     loaded = load_run(run)
     assert loaded.model.layers[0].conv is None and loaded.model.layers[0].drop_path == 0.0
+    assert loaded.model.head_dropout.p == 0.0
 
 
 def test_a_run_trained_before_hand_angles_existed_loads_without_them(trained_run, tmp_path):

@@ -141,6 +141,25 @@ def test_the_convolution_and_stochastic_depth_keep_padding_out_and_learn():
         build_model("transformer", **SMALL, drop_path=1.0)
 
 
+def test_head_dropout_thins_the_clip_vector_in_training_only():
+    torch.manual_seed(0)
+    model = build_model("transformer", **SMALL, head_dropout=0.5)
+    x, pad = batch()
+    pooled = model.embed(x, pad)
+    zeros = (pooled == 0).float().mean().item()
+    assert 0.3 < zeros < 0.7  # about half of each clip vector dropped
+    model.eval()
+    with torch.no_grad():
+        a, b = model.embed(x, pad), model.embed(x, pad)
+    assert torch.equal(a, b) and (a != 0).all()
+    plain = build_model("transformer", **SMALL)
+    plain.load_state_dict(model.state_dict())  # no parameters of its own: the same weights load either way
+    with torch.no_grad():
+        torch.testing.assert_close(plain.eval()(x, pad)[0], model(x, pad)[0])
+    with pytest.raises(ConfigError, match="head_dropout"):
+        build_model("transformer", **SMALL, head_dropout=1.0)
+
+
 def test_hand_angles_widen_the_input_keep_padding_out_and_learn():
     torch.manual_seed(0)
     model = build_model("transformer", **{**SMALL, "hands": True, "angles": True})
