@@ -166,8 +166,9 @@ class SignTransformer(nn.Module):
         self.register_buffer("positions", sinusoidal_positions(max_len, d_model), persistent=False)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d_model)) if pooling == "cls" else None
         self.dropout = Dropout(dropout)
-        if not 0.0 <= drop_path < 1.0:
-            raise ConfigError(f"model.drop_path must be in [0, 1), got {drop_path}")
+        for name, rate in (("drop_path", drop_path), ("head_dropout", head_dropout)):
+            if not 0.0 <= rate < 1.0:
+                raise ConfigError(f"model.{name} must be in [0, 1), got {rate}")
         self.layers = nn.ModuleList(  # stochastic depth grows linearly with depth, to drop_path at the top
             EncoderLayer(
                 d_model,
@@ -181,8 +182,6 @@ class SignTransformer(nn.Module):
             for i in range(num_layers)
         )
         self.norm = nn.LayerNorm(d_model)
-        if not 0.0 <= head_dropout < 1.0:
-            raise ConfigError(f"model.head_dropout must be in [0, 1), got {head_dropout}")
         self.head_dropout = Dropout(head_dropout)
         self.gloss_head = nn.Linear(d_model, num_gloss)
         self.cat_head = nn.Linear(d_model, num_cat)
