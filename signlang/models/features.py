@@ -14,6 +14,12 @@ by the transform pipeline; undetected points are exact zeros. Three views can be
   over the hand's size. 80 values; zero where the hand is missing. The hand view above leaves the
   model to learn these from coordinates; FSL-105's persistent errors are pairs of signs that differ
   mostly in hand shape (docs/pages/results.md).
+- **contacts** (``contacts=True``): where each hand is relative to the face, the body and the other
+  hand, as distances: from each hand's wrist and five fingertips to the nose, eyes, mouth corners and
+  shoulders (pose points, found in every dataset here), and between the two hands' six points. Where
+  a sign is made (at the chin, on the chest, hand on hand) is half of what tells many signs apart; the
+  body view gives the positions, and a distance that is small at a touch is what a linear projection of
+  them cannot read. 120 values, in shoulder widths; zero where a hand or anchor is missing.
 - **motion** (``motion=True``): the frame-to-frame change of every value above (zero where a
   point is missing in either frame, and at a clip's first frame).
 
@@ -27,7 +33,7 @@ import torch
 from torch import nn
 
 from signlang.core.errors import ConfigError
-from signlang.core.layout import KEYPOINT_DIM, LEFT_HAND, NUM_POINTS, RIGHT_HAND
+from signlang.core.layout import KEYPOINT_DIM, LEFT_HAND, LEFT_SHOULDER, NOSE, NUM_POINTS, RIGHT_HAND, RIGHT_SHOULDER
 
 HAND_LOCAL_DIM = 2 * (len(LEFT_HAND) - 1)  # 20 points (the wrist is the origin) x (x, y)
 # Each finger as a chain of hand points from the wrist (MediaPipe Hands numbering); its fingertip last.
@@ -35,6 +41,11 @@ FINGERS = ((0, 1, 2, 3, 4), (0, 5, 6, 7, 8), (0, 9, 10, 11, 12), (0, 13, 14, 15,
 TIPS = tuple(chain[-1] for chain in FINGERS)
 JOINTS = sum(len(chain) - 2 for chain in FINGERS)  # 15 joints between two bones
 HAND_ANGLE_DIM = 2 * JOINTS + len(TIPS) * (len(TIPS) - 1) // 2  # (cos, sin) per joint + 10 fingertip distances
+# The contact view: each hand's wrist and fingertips, and the pose points they are measured to (nose, left
+# and right eye, mouth corners, shoulders; MediaPipe Pose numbering).
+CONTACT_POINTS = (0, *TIPS)
+ANCHORS = (NOSE, 2, 5, 9, 10, LEFT_SHOULDER, RIGHT_SHOULDER)
+CONTACT_DIM = 2 * len(CONTACT_POINTS) * len(ANCHORS) + len(CONTACT_POINTS) ** 2
 # The views read both hands, and each finger's bones, by slices (gathers cost most of the time here): the
 # hands are consecutive in the layout, each finger is the wrist and then four consecutive points.
 HANDS = slice(LEFT_HAND.start, RIGHT_HAND.stop)
@@ -46,10 +57,15 @@ class KeypointFeatures(nn.Module):
     """``x [B,T,156]``, ``pad_mask [B,T]`` -> per-frame views ``[B,T,dim]`` (see the module docstring)."""
 
     def __init__(
-        self, input_dim: int = KEYPOINT_DIM, hands: bool = False, motion: bool = False, angles: bool = False
+        self,
+        input_dim: int = KEYPOINT_DIM,
+        hands: bool = False,
+        motion: bool = False,
+        angles: bool = False,
+        contacts: bool = False,
     ) -> None:
         super().__init__()
-        for name, on in (("hands", hands), ("angles", angles)):
+        for name, on in (("hands", hands), ("angles", angles), ("contacts", contacts)):
             if on and input_dim != KEYPOINT_DIM:
                 raise ConfigError(
                     f"model.{name} reads keypoints in the {NUM_POINTS}-point layout ({KEYPOINT_DIM} values per "
@@ -59,11 +75,15 @@ class KeypointFeatures(nn.Module):
         self.hands = hands
         self.angles = angles
         self.motion = motion
+        self.contacts = contacts
         static = input_dim + (2 * HAND_LOCAL_DIM if hands else 0) + (2 * HAND_ANGLE_DIM if angles else 0)
+        static += CONTACT_DIM if contacts else 0
         self.dim = static * (2 if motion else 1)
 
     def extra_repr(self) -> str:
-        return f"hands={self.hands}, angles={self.angles}, motion={self.motion}, dim={self.dim}"
+        return (
+            f"hands={self.hands}, angles={self.angles}, contacts={self.contacts}, motion={self.motion}, dim={self.dim}"
+        )
 
     @staticmethod
     def present(x: torch.Tensor, pad_mask: torch.Tensor) -> torch.Tensor:
@@ -73,12 +93,12 @@ class KeypointFeatures(nn.Module):
 
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor) -> torch.Tensor:
         x = x.float()
-        if not (self.hands or self.angles or self.motion):
+        if not (self.hands or self.angles or self.contacts or self.motion):
             return x
         b, t, _ = x.shape
         present = self.present(x, pad_mask)
         views, hand_widths = [x], []  # hand_widths: each hand view's width per hand, in stacking order
-        if self.hands or self.angles:
+        if self.hands or self.angles or self.contacts:
             # Both hands at once, [B,T,2,21,2] (left, right).
             hands = x.view(b, t, NUM_POINTS, 2)[:, :, HANDS].reshape(b, t, 2, len(LEFT_HAND), 2)
             wrists = present[:, :, HANDS.start : HANDS.stop : len(LEFT_HAND)]  # a hand is found whole or not at all
@@ -92,12 +112,16 @@ class KeypointFeatures(nn.Module):
             if self.angles:
                 views.append((self.hand_angles(hands, size) * found).reshape(b, t, 2 * HAND_ANGLE_DIM))
                 hand_widths.append(HAND_ANGLE_DIM)
+            if self.contacts:
+                distances, defined = self.contact_distances(x.view(b, t, NUM_POINTS, 2), hands, present, found)
+                views.append(distances)
         static = torch.cat(views, dim=-1)
         if not self.motion:
             return static
         # Where each value is defined (motion is zero elsewhere): its point detected, or its hand found.
         valid = [present.repeat_interleave(2, dim=-1)]
         valid += [found.expand(b, t, 2, w).reshape(b, t, 2 * w) for w in hand_widths]
+        valid += [defined] if self.contacts else []
         ok = torch.cat(valid, dim=-1)
         delta = (static[:, 1:] - static[:, :-1]) * (ok[:, 1:] & ok[:, :-1])
         return torch.cat([static, torch.cat([torch.zeros_like(static[:, :1]), delta], dim=1)], dim=-1)
@@ -121,3 +145,23 @@ class KeypointFeatures(nn.Module):
         # The fingertip pairs in itertools.combinations order: (0,1), (0,2), ..., (3,4).
         pairs = torch.cat([tips[..., i : i + 1, :] - tips[..., i + 1 :, :] for i in range(len(TIPS) - 1)], dim=-2)
         return torch.cat([bend, pairs.norm(dim=-1) / size[..., None]], dim=-1)
+
+    @staticmethod
+    def contact_distances(
+        points: torch.Tensor, hands: torch.Tensor, present: torch.Tensor, found: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``points [B,T,78,2]``, both ``hands [B,T,2,21,2]``, ``present [B,T,78]``, ``found [B,T,2,1]`` ->
+        the contact view ``[B,T,CONTACT_DIM]`` (zero where undefined) and where it is defined: for each
+        hand, in order, its points' distances to every anchor, then the distances between the hands'
+        points (left point-major)."""
+        b, t = points.shape[:2]
+        tips = hands[..., CONTACT_POINTS, :]  # [B,T,2,6,2]
+        anchors = points[:, :, ANCHORS]  # [B,T,7,2]
+        to_body = (tips[..., :, None, :] - anchors[:, :, None, None]).norm(dim=-1)  # [B,T,2,6,7]
+        body_ok = found[..., None] & present[:, :, None, None, ANCHORS]  # [B,T,2,1,7]
+        between = (tips[:, :, 0, :, None] - tips[:, :, 1, None, :]).norm(dim=-1)  # [B,T,6,6]
+        both = found[:, :, 0] & found[:, :, 1]  # [B,T,1]
+        body_ok = body_ok.expand_as(to_body)
+        values = torch.cat([(to_body * body_ok).reshape(b, t, -1), between.reshape(b, t, -1) * both], dim=-1)
+        defined = torch.cat([body_ok.reshape(b, t, -1), both.expand(b, t, len(CONTACT_POINTS) ** 2)], dim=-1)
+        return values, defined

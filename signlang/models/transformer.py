@@ -151,6 +151,7 @@ class SignTransformer(nn.Module):
         drop_path: float,
         angles: bool,
         head_dropout: float,
+        contacts: bool,
     ) -> None:
         super().__init__()
         if pooling not in POOLINGS:
@@ -158,7 +159,7 @@ class SignTransformer(nn.Module):
         if d_model % num_heads or d_model % 2:
             raise ConfigError(f"model.d_model ({d_model}) must be even and divisible by model.num_heads ({num_heads})")
         self.pooling = pooling
-        self.features = KeypointFeatures(input_dim, hands=hands, motion=motion, angles=angles)
+        self.features = KeypointFeatures(input_dim, hands=hands, motion=motion, angles=angles, contacts=contacts)
         # Undetected keypoints are stored as exact zeros: keep them out of the statistics.
         self.input_norm = InputNorm(self.features.dim, zero_is_missing=True) if input_norm else None
         self.mask_input = mask_input

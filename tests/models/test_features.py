@@ -11,7 +11,16 @@ import torch
 
 from signlang.core.errors import ConfigError
 from signlang.core.layout import LEFT_HAND, RIGHT_HAND
-from signlang.models.features import FINGERS, HAND_ANGLE_DIM, HAND_LOCAL_DIM, TIPS, KeypointFeatures
+from signlang.models.features import (
+    ANCHORS,
+    CONTACT_DIM,
+    CONTACT_POINTS,
+    FINGERS,
+    HAND_ANGLE_DIM,
+    HAND_LOCAL_DIM,
+    TIPS,
+    KeypointFeatures,
+)
 
 
 def clip(steps: int = 6, seed: int = 0) -> torch.Tensor:
@@ -33,6 +42,10 @@ def test_widths():
     assert KeypointFeatures(hands=True, angles=True, motion=True).dim == 2 * (156 + 80 + 80)
     with pytest.raises(ConfigError, match="model.angles"):
         KeypointFeatures(2048, angles=True)
+    assert CONTACT_DIM == 2 * 6 * 7 + 6 * 6  # each hand's wrist and tips to 7 anchors, then hand to hand
+    assert KeypointFeatures(hands=True, angles=True, contacts=True).dim == 156 + 80 + 80 + CONTACT_DIM
+    with pytest.raises(ConfigError, match="model.contacts"):
+        KeypointFeatures(2048, contacts=True)
 
 
 def test_hand_shape_ignores_position_and_size_of_the_hand():
@@ -140,3 +153,44 @@ def test_both_hands_views_match_the_definition_point_by_point():
             views[0] = tuple(torch.zeros(40) for _ in range(2))
         expected = torch.cat([views[0][0], views[1][0], views[0][1], views[1][1]])  # shapes, then angles
         torch.testing.assert_close(f[0, t, 156:], expected, atol=1e-5, rtol=1e-5)
+
+
+def reference_contacts(frame: torch.Tensor, left_found: bool = True) -> torch.Tensor:
+    """One frame's contact view ``[78,2] -> [120]`` written out distance by distance."""
+    values = []
+    for hand, found in ((LEFT_HAND, left_found), (RIGHT_HAND, True)):
+        for c in CONTACT_POINTS:
+            values += [(frame[hand.start + c] - frame[a]).norm() * found for a in ANCHORS]
+    for c in CONTACT_POINTS:
+        values += [
+            (frame[LEFT_HAND.start + c] - frame[RIGHT_HAND.start + d]).norm() * left_found for d in CONTACT_POINTS
+        ]
+    return torch.stack(values)
+
+
+def test_contacts_match_the_definition_and_are_zero_where_a_hand_is_missing():
+    points = clip(steps=3, seed=5)
+    points[:, 1, LEFT_HAND.start : LEFT_HAND.stop] = 0  # the left hand lost in frame 1
+    f = KeypointFeatures(hands=True, angles=True, contacts=True, motion=True)(
+        points.view(1, 3, -1), torch.zeros(1, 3, dtype=torch.bool)
+    )
+    width = 156 + 80 + 80 + CONTACT_DIM
+    static, motion = f[0, :, :width], f[0, :, width:]
+    for t in range(3):
+        torch.testing.assert_close(static[t, -CONTACT_DIM:], reference_contacts(points[0, t], left_found=t != 1))
+    left_rows = slice(width - CONTACT_DIM, width - CONTACT_DIM // 2 - 18)  # the left hand's 42 distances
+    assert not static[1, left_rows].any() and static[1, -CONTACT_DIM + 42 : -36].all()  # the right hand's stay
+    assert not motion[1:, left_rows].any() and not motion[1:, -36:].any()  # no motion into or out of frame 1
+    assert motion[1:, -CONTACT_DIM + 42 : -36].any()
+
+
+def test_contacts_ignore_where_the_signer_stands_and_see_a_touch():
+    points = clip(steps=2, seed=6)
+    views = KeypointFeatures(contacts=True)
+    pad = torch.zeros(1, 2, dtype=torch.bool)
+    a, b = views(points.view(1, 2, -1), pad), views((points + 0.4).view(1, 2, -1), pad)
+    torch.testing.assert_close(a[..., 156:], b[..., 156:])
+    touching = points.clone()
+    touching[0, 0, RIGHT_HAND.start + 8] = touching[0, 0, ANCHORS[0]]  # the right index fingertip on the nose
+    c = views(touching.view(1, 2, -1), pad)[0, 0, 156:]
+    assert c[42 + CONTACT_POINTS.index(8) * len(ANCHORS)] == 0
