@@ -21,7 +21,16 @@ import numpy as np
 import torch
 
 from signlang.core.errors import ConfigError
-from signlang.core.layout import LEFT_HAND, LEFT_SHOULDER, MIRROR, NUM_POINTS, RIGHT_HAND, RIGHT_SHOULDER
+from signlang.core.layout import (
+    LEFT_HAND,
+    LEFT_SHOULDER,
+    LEFT_WRIST,
+    MIRROR,
+    NUM_POINTS,
+    RIGHT_HAND,
+    RIGHT_SHOULDER,
+    RIGHT_WRIST,
+)
 from signlang.data.clips import Batch, ClipSet, pad_clips
 
 
@@ -144,6 +153,53 @@ class RandomAffine(Transform):
             clip.x.device
         )  # random numbers come from the CPU generator; the clip may live on a GPU (data.cache=device)
         return clip.with_points(clip.points @ matrix.T.to(device) + offset.to(device), present)
+
+
+# Each arm from the shoulder: (shoulder, elbow, wrist), the pose's own hand points (pinky, index, thumb
+# knuckles) and the hand's 21 points (MediaPipe Pose numbering; the hand's wrist is its first point).
+ARMS = (
+    (LEFT_SHOULDER, 13, LEFT_WRIST, (17, 19, 21), LEFT_HAND),
+    (RIGHT_SHOULDER, 14, RIGHT_WRIST, (18, 20, 22), RIGHT_HAND),
+)
+
+
+class RandomLimbs(Transform):
+    """Another signer's proportions: each upper arm and forearm lengthened or shortened by a random
+    factor in [1 - ``limb``, 1 + ``limb``], and each hand scaled by up to ``hand`` and turned by up to
+    ``hand_rotate`` degrees about its wrist, the same for every frame of a clip.
+
+    A global affine (:class:`RandomAffine`) changes the camera; it cannot change how long a signer's
+    arms are against their shoulders, or how large their hands, which is what differs between people
+    signing the same sign. Each joint moves with the bone above it, so the arm stays a connected arm.
+    Off in the keypoint recipe (``p: 0``): level on WLASL100's val (docs/pages/results.md).
+    """
+
+    def __init__(self, limb: float = 0.15, hand: float = 0.15, hand_rotate: float = 15.0, p: float = 1.0) -> None:
+        self.limb, self.hand, self.hand_rotate, self.p = limb, hand, hand_rotate, p
+
+    def __call__(self, clip: Clip, g: torch.Generator | None) -> Clip:
+        if self.p == 0.0 or not clip.is_keypoints or float(torch.rand((), generator=g)) >= self.p:
+            return clip  # off: no random number drawn, so the other steps' draws are unchanged
+        p, present = clip.points, clip.present()
+        out = p.clone()
+        for shoulder, elbow, wrist, knuckles, hand in ARMS:
+            upper, fore = _uniform(g, 1 - self.limb, 1 + self.limb), _uniform(g, 1 - self.limb, 1 + self.limb)
+            size = _uniform(g, 1 - self.hand, 1 + self.hand)
+            theta = math.radians(_uniform(g, -self.hand_rotate, self.hand_rotate))
+            turn = size * torch.tensor([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+            turn = turn.to(p.device)
+            # How far the elbow, then the wrist, move (zero in frames where a bone's ends are not both found).
+            upper_ok = (present[:, shoulder] & present[:, elbow])[:, None]
+            at_elbow = (upper - 1) * (p[:, elbow] - p[:, shoulder]) * upper_ok
+            fore_ok = (present[:, elbow] & present[:, wrist])[:, None]
+            at_wrist = at_elbow + (fore - 1) * (p[:, wrist] - p[:, elbow]) * fore_ok
+            out[:, elbow] = p[:, elbow] + at_elbow
+            out[:, wrist] = p[:, wrist] + at_wrist
+            pose_hand = list(knuckles)
+            out[:, pose_hand] = out[:, wrist, None] + (p[:, pose_hand] - p[:, wrist, None]) @ turn.T
+            fingers = p[:, hand.start : hand.stop]
+            out[:, hand.start : hand.stop] = fingers[:, :1] + at_wrist[:, None] + (fingers - fingers[:, :1]) @ turn.T
+        return clip.with_points(out, present)
 
 
 class Flip(Transform):

@@ -20,16 +20,19 @@ from signlang.data.transforms import (
     PointDropout,
     RandomAffine,
     RandomCrop,
+    RandomLimbs,
     ShoulderNormalize,
     Speed,
     TimeMask,
     TrimToHands,
 )
+from signlang.models.features import KeypointFeatures
 
 KEYPOINT_TRANSFORMS = [
     ShoulderNormalize(),
     Flip(p=1.0),
     RandomAffine(),
+    RandomLimbs(p=1.0),
     Speed(),
     RandomCrop(0.5),
     FrameDropout(0.3),
@@ -194,7 +197,7 @@ def test_prepare_normalises_once_and_matches_per_batch_normalisation():
 
 def test_steps_are_named_and_can_be_dropped_or_switched_off():
     cfg = OmegaConf.load(CONF / "transform" / "keypoints.yaml")
-    assert list(cfg.augment) == ["flip", "affine", "speed", "crop", "frame_dropout", "point_dropout", "noise"]
+    assert list(cfg.augment) == ["flip", "limbs", "affine", "speed", "crop", "frame_dropout", "point_dropout", "noise"]
     del cfg.augment["speed"]
     cfg.normalize.trim = None
     pipe = instantiate(cfg)
@@ -202,3 +205,29 @@ def test_steps_are_named_and_can_be_dropped_or_switched_off():
     assert "Speed" not in [type(t).__name__ for t in pipe.augment]
     cfg.augment = None
     assert instantiate(cfg).augment == []
+
+
+def test_random_limbs_change_arm_lengths_and_hand_size_not_hand_shape_or_the_rest():
+    clip = keypoint_clip(seed=2)
+    out = RandomLimbs(limb=0.3, hand=0.3, hand_rotate=30.0, p=1.0)(clip, torch.Generator().manual_seed(0))
+    p, q = clip.points, out.points
+    arm = {11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, *LEFT_HAND, *RIGHT_HAND}
+    rest = [i for i in range(78) if i not in arm]
+    assert torch.equal(p[:, rest], q[:, rest]) and torch.equal(p[:, [11, 12]], q[:, [11, 12]])  # shoulders stay
+    assert torch.equal(out.mask, clip.mask)
+    both = clip.mask[:, 11] & clip.mask[:, 13]
+    u, v = q[both, 13] - p[both, 11], p[both, 13] - p[both, 11]
+    torch.testing.assert_close(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0], torch.zeros(int(both.sum())), atol=1e-5, rtol=0)
+    assert not torch.allclose(u.norm(dim=-1), v.norm(dim=-1))  # the upper arm changed length along itself
+    pad = torch.zeros(1, len(p), dtype=torch.bool)
+    angles = KeypointFeatures(angles=True)
+    torch.testing.assert_close(  # joint bends and fingertip distances over hand size: the same hand shape
+        angles(clip.x[None], pad)[..., 156:], angles(out.x[None], pad)[..., 156:], atol=1e-4, rtol=1e-4
+    )
+
+
+def test_random_limbs_switched_off_draw_no_random_number():
+    clip, g = keypoint_clip(), torch.Generator().manual_seed(1)
+    state = g.get_state()
+    assert RandomLimbs(p=0.0)(clip, g) is clip
+    assert torch.equal(g.get_state(), state)
