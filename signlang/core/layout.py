@@ -52,6 +52,10 @@ MIRROR = mirror_order()
 # Pose landmarks used to anchor a signer's body.
 NOSE, LEFT_SHOULDER, RIGHT_SHOULDER = 0, 11, 12
 LEFT_WRIST, RIGHT_WRIST = 15, 16
+LEFT_EYE, RIGHT_EYE, MOUTH_LEFT, MOUTH_RIGHT = 2, 5, 9, 10
+LEFT_ELBOW, RIGHT_ELBOW = 13, 14
+# The pose's own points of each hand (pinky, index and thumb knuckles), apart from the hand's 21.
+LEFT_POSE_HAND, RIGHT_POSE_HAND = (17, 19, 21), (18, 20, 22)
 
 FRAME_SIZE = 299  # a video frame as data=frames stores it (and InceptionV3 reads it): 299 x 299 RGB, uint8
 FRAME_DIM = FRAME_SIZE * FRAME_SIZE * 3

@@ -22,12 +22,16 @@ import torch
 
 from signlang.core.errors import ConfigError
 from signlang.core.layout import (
+    LEFT_ELBOW,
     LEFT_HAND,
+    LEFT_POSE_HAND,
     LEFT_SHOULDER,
     LEFT_WRIST,
     MIRROR,
     NUM_POINTS,
+    RIGHT_ELBOW,
     RIGHT_HAND,
+    RIGHT_POSE_HAND,
     RIGHT_SHOULDER,
     RIGHT_WRIST,
 )
@@ -60,6 +64,11 @@ class Clip:
 
 def _uniform(g: torch.Generator, low: float, high: float) -> float:
     return low + (high - low) * float(torch.rand((), generator=g))
+
+
+def _rotation(theta: float) -> torch.Tensor:
+    """The 2 x 2 matrix that turns points by ``theta`` radians."""
+    return torch.tensor([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
 
 
 class Transform:
@@ -145,8 +154,7 @@ class RandomAffine(Transform):
         sx, sy = s * _uniform(g, 0.95, 1.05), s * _uniform(g, 0.95, 1.05)
         theta = math.radians(_uniform(g, -self.rotate, self.rotate))
         shear = _uniform(g, -self.shear, self.shear)
-        rot = torch.tensor([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
-        matrix = rot @ torch.tensor([[1.0, shear], [0.0, 1.0]]) @ torch.diag(torch.tensor([sx, sy]))
+        matrix = _rotation(theta) @ torch.tensor([[1.0, shear], [0.0, 1.0]]) @ torch.diag(torch.tensor([sx, sy]))
         offset = torch.tensor([_uniform(g, -self.shift, self.shift), _uniform(g, -self.shift, self.shift)])
         present = clip.present()
         device = (
@@ -155,11 +163,11 @@ class RandomAffine(Transform):
         return clip.with_points(clip.points @ matrix.T.to(device) + offset.to(device), present)
 
 
-# Each arm from the shoulder: (shoulder, elbow, wrist), the pose's own hand points (pinky, index, thumb
-# knuckles) and the hand's 21 points (MediaPipe Pose numbering; the hand's wrist is its first point).
+# Each arm from the shoulder: shoulder, elbow, wrist, the pose's own hand points and the hand's 21 points
+# (the hand's wrist is its first point).
 ARMS = (
-    (LEFT_SHOULDER, 13, LEFT_WRIST, (17, 19, 21), LEFT_HAND),
-    (RIGHT_SHOULDER, 14, RIGHT_WRIST, (18, 20, 22), RIGHT_HAND),
+    (LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST, LEFT_POSE_HAND, LEFT_HAND),
+    (RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST, RIGHT_POSE_HAND, RIGHT_HAND),
 )
 
 
@@ -182,12 +190,11 @@ class RandomLimbs(Transform):
             return clip  # off: no random number drawn, so the other steps' draws are unchanged
         p, present = clip.points, clip.present()
         out = p.clone()
-        for shoulder, elbow, wrist, knuckles, hand in ARMS:
+        for shoulder, elbow, wrist, pose_hand, hand in ARMS:
             upper, fore = _uniform(g, 1 - self.limb, 1 + self.limb), _uniform(g, 1 - self.limb, 1 + self.limb)
             size = _uniform(g, 1 - self.hand, 1 + self.hand)
             theta = math.radians(_uniform(g, -self.hand_rotate, self.hand_rotate))
-            turn = size * torch.tensor([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
-            turn = turn.to(p.device)
+            turn = (size * _rotation(theta)).to(p.device)
             # How far the elbow, then the wrist, move (zero in frames where a bone's ends are not both found).
             upper_ok = (present[:, shoulder] & present[:, elbow])[:, None]
             at_elbow = (upper - 1) * (p[:, elbow] - p[:, shoulder]) * upper_ok
@@ -195,7 +202,7 @@ class RandomLimbs(Transform):
             at_wrist = at_elbow + (fore - 1) * (p[:, wrist] - p[:, elbow]) * fore_ok
             out[:, elbow] = p[:, elbow] + at_elbow
             out[:, wrist] = p[:, wrist] + at_wrist
-            pose_hand = list(knuckles)
+            pose_hand = list(pose_hand)
             out[:, pose_hand] = out[:, wrist, None] + (p[:, pose_hand] - p[:, wrist, None]) @ turn.T
             fingers = p[:, hand.start : hand.stop]
             out[:, hand.start : hand.stop] = fingers[:, :1] + at_wrist[:, None] + (fingers - fingers[:, :1]) @ turn.T

@@ -33,7 +33,19 @@ import torch
 from torch import nn
 
 from signlang.core.errors import ConfigError
-from signlang.core.layout import KEYPOINT_DIM, LEFT_HAND, LEFT_SHOULDER, NOSE, NUM_POINTS, RIGHT_HAND, RIGHT_SHOULDER
+from signlang.core.layout import (
+    KEYPOINT_DIM,
+    LEFT_EYE,
+    LEFT_HAND,
+    LEFT_SHOULDER,
+    MOUTH_LEFT,
+    MOUTH_RIGHT,
+    NOSE,
+    NUM_POINTS,
+    RIGHT_EYE,
+    RIGHT_HAND,
+    RIGHT_SHOULDER,
+)
 
 HAND_LOCAL_DIM = 2 * (len(LEFT_HAND) - 1)  # 20 points (the wrist is the origin) x (x, y)
 # Each finger as a chain of hand points from the wrist (MediaPipe Hands numbering); its fingertip last.
@@ -41,10 +53,9 @@ FINGERS = ((0, 1, 2, 3, 4), (0, 5, 6, 7, 8), (0, 9, 10, 11, 12), (0, 13, 14, 15,
 TIPS = tuple(chain[-1] for chain in FINGERS)
 JOINTS = sum(len(chain) - 2 for chain in FINGERS)  # 15 joints between two bones
 HAND_ANGLE_DIM = 2 * JOINTS + len(TIPS) * (len(TIPS) - 1) // 2  # (cos, sin) per joint + 10 fingertip distances
-# The contact view: each hand's wrist and fingertips, and the pose points they are measured to (nose, left
-# and right eye, mouth corners, shoulders; MediaPipe Pose numbering).
+# The contact view: each hand's wrist and fingertips, and the pose points they are measured to.
 CONTACT_POINTS = (0, *TIPS)
-ANCHORS = (NOSE, 2, 5, 9, 10, LEFT_SHOULDER, RIGHT_SHOULDER)
+ANCHORS = (NOSE, LEFT_EYE, RIGHT_EYE, MOUTH_LEFT, MOUTH_RIGHT, LEFT_SHOULDER, RIGHT_SHOULDER)
 CONTACT_DIM = 2 * len(CONTACT_POINTS) * len(ANCHORS) + len(CONTACT_POINTS) ** 2
 # The views read both hands, and each finger's bones, by slices (gathers cost most of the time here): the
 # hands are consecutive in the layout, each finger is the wrist and then four consecutive points.

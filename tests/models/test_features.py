@@ -178,7 +178,7 @@ def test_contacts_match_the_definition_and_are_zero_where_a_hand_is_missing():
     static, motion = f[0, :, :width], f[0, :, width:]
     for t in range(3):
         torch.testing.assert_close(static[t, -CONTACT_DIM:], reference_contacts(points[0, t], left_found=t != 1))
-    left_rows = slice(width - CONTACT_DIM, width - CONTACT_DIM // 2 - 18)  # the left hand's 42 distances
+    left_rows = slice(width - CONTACT_DIM, width - CONTACT_DIM + 42)  # the left hand's 42 distances
     assert not static[1, left_rows].any() and static[1, -CONTACT_DIM + 42 : -36].all()  # the right hand's stay
     assert not motion[1:, left_rows].any() and not motion[1:, -36:].any()  # no motion into or out of frame 1
     assert motion[1:, -CONTACT_DIM + 42 : -36].any()
