@@ -112,3 +112,22 @@ def test_every_seed_flag_has_a_working_override():
             overrides = [o for o in re.findall(r"`([^`]+)`", alternative) if "=" in o]
             for override in overrides:
                 compose_config(*override.split())  # raises if a key or option does not exist
+
+
+def cells(row: str) -> int:
+    """How many cells a Markdown table row has: pipes inside inline code or escaped do not split."""
+    row = re.sub(r"`[^`]*`", "code", row.replace("\\|", ""))
+    return row.strip().strip("|").count("|") + 1
+
+
+@pytest.mark.parametrize("path", [REPO / "README.md", *PAGES], ids=lambda p: p.name)
+def test_every_table_row_has_its_header_s_cells(path):
+    """A row pasted into the middle of another (it happened) renders as a shifted, wrong result."""
+    header = None
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.startswith("|"):
+            header = None
+        elif header is None:
+            header = cells(line)
+        else:
+            assert cells(line) == header, f"{path.name}:{number} has {cells(line)} cells, its header {header}"
