@@ -163,11 +163,11 @@ class RandomAffine(Transform):
         return clip.with_points(clip.points @ matrix.T.to(device) + offset.to(device), present)
 
 
-# Each arm from the shoulder: shoulder, elbow, wrist, the pose's own hand points and the hand's 21 points
-# (the hand's wrist is its first point).
+# Each arm from the shoulder: shoulder, elbow, wrist, the pose's own hand points (a list: it indexes one
+# axis) and the hand's 21 points (the hand's wrist is its first point).
 ARMS = (
-    (LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST, LEFT_POSE_HAND, LEFT_HAND),
-    (RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST, RIGHT_POSE_HAND, RIGHT_HAND),
+    (LEFT_SHOULDER, LEFT_ELBOW, LEFT_WRIST, list(LEFT_POSE_HAND), LEFT_HAND),
+    (RIGHT_SHOULDER, RIGHT_ELBOW, RIGHT_WRIST, list(RIGHT_POSE_HAND), RIGHT_HAND),
 )
 
 
@@ -202,7 +202,6 @@ class RandomLimbs(Transform):
             at_wrist = at_elbow + (fore - 1) * (p[:, wrist] - p[:, elbow]) * fore_ok
             out[:, elbow] = p[:, elbow] + at_elbow
             out[:, wrist] = p[:, wrist] + at_wrist
-            pose_hand = list(pose_hand)
             out[:, pose_hand] = out[:, wrist, None] + (p[:, pose_hand] - p[:, wrist, None]) @ turn.T
             fingers = p[:, hand.start : hand.stop]
             out[:, hand.start : hand.stop] = fingers[:, :1] + at_wrist[:, None] + (fingers - fingers[:, :1]) @ turn.T
