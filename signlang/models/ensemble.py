@@ -20,6 +20,7 @@ from torch import nn
 
 from signlang.core.errors import ConfigError
 from signlang.core.layout import MIRROR, NUM_POINTS
+from signlang.models.layers import Mix
 
 
 class SignEnsemble(nn.Module):
@@ -67,22 +68,23 @@ class SignEnsemble(nn.Module):
         points = x.view(*x.shape[:-1], NUM_POINTS, 2)[..., self.mirror, :]
         return torch.stack([-points[..., 0], points[..., 1]], dim=-1).reshape(x.shape)
 
-    def member_outputs(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths=None):
-        """Each member's ``(gloss, category, embedding)``, with the mirrored clip's averaged in at eval."""
+    def member_outputs(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths=None, mix: Mix | None = None):
+        """Each member's ``(gloss, category, embedding)``, with the mirrored clip's averaged in at eval;
+        ``mix`` (``trainer.mixup``) is the same blend for every member."""
         views = [x, self.mirrored(x)] if self.flip_tta and not self.training else [x]
         given = [{"frames": self.frame_features(v, pad_mask)} if self.shared_frames else {} for v in views]
         out = []
         for m in self.members:
-            parts = [m.embed(v, pad_mask, lengths, **g) for v, g in zip(views, given)]
+            parts = [m.embed(v, pad_mask, lengths, mix=mix, **g) for v, g in zip(views, given)]
             embedding = torch.stack(parts).mean(0)
             gloss = torch.stack([m.gloss_head(p) for p in parts]).mean(0)
             cat = torch.stack([m.cat_head(p) for p in parts]).mean(0)
             out.append((gloss, cat, embedding))
         return out
 
-    def forward(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths=None):
+    def forward(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths=None, mix: Mix | None = None):
         """Training: logits stacked ``[members, B, C]`` (one loss each); evaluation: their mean ``[B, C]``."""
-        outputs = self.member_outputs(x, pad_mask, lengths)
+        outputs = self.member_outputs(x, pad_mask, lengths, mix)
         gloss = torch.stack([o[0] for o in outputs])
         cat = torch.stack([o[1] for o in outputs])
         return (gloss, cat) if self.training else (gloss.mean(0), cat.mean(0))

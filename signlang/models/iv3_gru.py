@@ -12,7 +12,7 @@ from signlang.core.layout import FRAME_SIZE
 from signlang.models.gru import build_grus, last_states
 from signlang.models.inception import inception_backbone, inception_input
 from signlang.models.input_norm import InputNorm
-from signlang.models.layers import Dropout, FeatureDropout
+from signlang.models.layers import Dropout, FeatureDropout, Mix, mix_frames
 
 log = logging.getLogger(__name__)
 
@@ -82,17 +82,22 @@ class InceptionV3GRU(nn.Module):
         return out
 
     def forward(
-        self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None
+        self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None, mix: Mix | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x [B,T,2048]`` (or frames with a backbone), ``pad_mask [B,T]``, optional host ``lengths`` -> logits."""
-        last = self.embed(x, pad_mask, lengths)
+        """``x [B,T,2048]`` (or frames with a backbone), ``pad_mask [B,T]``, optional host ``lengths`` -> logits;
+        ``mix`` (training with ``trainer.mixup``) blends clips at the standardised features."""
+        last = self.embed(x, pad_mask, lengths, mix)
         return self.gloss_head(last), self.cat_head(last)
 
-    def embed(self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def embed(
+        self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None, mix: Mix | None = None
+    ) -> torch.Tensor:
         """Each clip's last GRU state ``[B,H]``: what both heads read."""
         if self.backbone is not None:
             x = self._frame_features(x, pad_mask)
         h = self._normalise_and_drop(x)
+        if mix is not None:
+            h = mix_frames(h, pad_mask, mix)
         return self.dropout(last_states(self.grus, h, pad_mask, lengths, self.dropout))
 
     def _normalise_and_drop(self, x: torch.Tensor) -> torch.Tensor:

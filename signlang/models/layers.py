@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -54,3 +56,26 @@ class FeatureDropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Mixup inside a model (``trainer.mixup``): clip ``i`` of the batch is blended with clip
+    ``partner[i]``, weight ``lam`` on its own frames. The trainer draws it; models apply it with
+    :func:`mix_frames` where their per-frame vectors first exist, and the loss is blended the same way."""
+
+    partner: torch.Tensor  # [B] int64, a permutation of the batch
+    lam: float
+
+
+def mix_frames(h: torch.Tensor, pad_mask: torch.Tensor, mix: Mix) -> torch.Tensor:
+    """``h [B,T,D]`` blended with each clip's partner, the partner resampled in time to the clip's own
+    length (frame ``t`` of ``L`` meets the partner's frame ``floor(t * L' / L)``): a short and a long
+    performance of a sign line up start to end, and no real frame meets padding. The clip keeps its
+    own padding mask; its padded positions stay whatever they were blended with (they are masked)."""
+    lengths = (~pad_mask).sum(1).clamp(min=1)
+    other = lengths[mix.partner]
+    t = torch.arange(h.shape[1], device=h.device)
+    source = torch.minimum(t[None, :] * other[:, None] // lengths[:, None], other[:, None] - 1)
+    partner = h[mix.partner].gather(1, source[..., None].expand(-1, -1, h.shape[2]))
+    return torch.lerp(partner, h, mix.lam)

@@ -12,7 +12,7 @@ from torch import nn
 from signlang.core.errors import ConfigError
 from signlang.models.features import KeypointFeatures
 from signlang.models.input_norm import InputNorm
-from signlang.models.layers import Dropout
+from signlang.models.layers import Dropout, Mix, mix_frames
 
 log = logging.getLogger(__name__)
 
@@ -203,10 +203,11 @@ class SignTransformer(nn.Module):
         return self.features(x, pad_mask)
 
     def forward(
-        self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None
+        self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None, mix: Mix | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x [B,T,input_dim]``, ``pad_mask [B,T]`` (True = padding) -> gloss and category logits."""
-        pooled = self.embed(x, pad_mask, lengths)
+        """``x [B,T,input_dim]``, ``pad_mask [B,T]`` (True = padding) -> gloss and category logits;
+        ``mix`` (training with ``trainer.mixup``) blends clips at the frame embeddings."""
+        pooled = self.embed(x, pad_mask, lengths, mix=mix)
         return self.gloss_head(pooled), self.cat_head(pooled)
 
     def embed(
@@ -215,22 +216,29 @@ class SignTransformer(nn.Module):
         pad_mask: torch.Tensor,
         lengths: torch.Tensor | None = None,
         frames: torch.Tensor | None = None,
+        mix: Mix | None = None,
     ) -> torch.Tensor:
         """Each clip as one vector ``[B,d_model]``: what both heads read (and what a clip's distance to
         the training clips is measured in, ``signlang.models.rejection``). ``frames``: this model's
         ``frame_features(x, pad_mask)`` when the caller already has them (an ensemble computes them once)."""
-        h = self.encode(x, pad_mask, frames)
+        h = self.encode(x, pad_mask, frames, mix)
         pooled = h[:, 0] if self.cls_token is not None else masked_pool(h, pad_mask, self.pooling)
         return self.head_dropout(pooled)  # in training only: the heads read a thinned clip vector
 
-    def encode(self, x: torch.Tensor, pad_mask: torch.Tensor, frames: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(
+        self, x: torch.Tensor, pad_mask: torch.Tensor, frames: torch.Tensor | None = None, mix: Mix | None = None
+    ) -> torch.Tensor:
         """The encoder's output for every position ``[B,T(+1 with cls pooling),d_model]``, before pooling:
-        what masked-frame pre-training reconstructs from (``signlang.training.pretrain``)."""
+        what masked-frame pre-training reconstructs from (``signlang.training.pretrain``). A ``mix`` blends
+        the projected frames (standardised, missing points at 0, so no undetected zero is averaged in as a
+        coordinate), before positions: each clip keeps its own time axis and mask."""
         f = self.features(x, pad_mask) if frames is None else frames  # float32, also from float16 storage
         f = self.input_norm(f) if self.input_norm is not None else f
         if self.mask_input:  # the detection mask (1 = detected), after standardisation: it is already 0/1
             f = torch.cat([f, KeypointFeatures.present(x, pad_mask).to(f.dtype)], dim=-1)
         h = self.input_proj(f)
+        if mix is not None:
+            h = mix_frames(h, pad_mask, mix)
         if self.cls_token is not None:
             h = torch.cat([self.cls_token.expand(len(h), -1, -1).to(h.dtype), h], dim=1)
             pad_mask = torch.cat([pad_mask.new_zeros(len(h), 1), pad_mask], dim=1)

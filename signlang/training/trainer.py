@@ -10,6 +10,7 @@ left here is the loop.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import os
@@ -28,6 +29,7 @@ from signlang.core.layout import DATA_FOR_KIND, KIND_DESCRIPTIONS
 from signlang.data.clips import Batch
 from signlang.data.module import ClipData
 from signlang.models.input_norm import fit_input_norm
+from signlang.models.layers import Mix
 from signlang.runs.folder import RunFolder
 from signlang.runs.record import METRIC_COLUMNS
 from signlang.training import resume
@@ -44,6 +46,14 @@ AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # trainer.compile: torch.compile's mode (true = "default"); reduce-overhead captures CUDA graphs, one
 # per input shape, so it wants static shapes (data.pad_to) and compiles without dynamic shapes.
 COMPILE_MODES = (False, True, "default", "reduce-overhead", "max-autotune")
+
+
+def check_model_mixes(model: nn.Module, mixup: float) -> None:
+    """Refuse ``trainer.mixup`` for a model whose forward cannot blend clips (takes no ``mix``)."""
+    if mixup and "mix" not in inspect.signature(model.forward).parameters:
+        raise ConfigError(
+            f"trainer.mixup blends clips inside the model, and {type(model).__name__} cannot: set trainer.mixup=0"
+        )
 
 
 def check_model_fits_data(model: nn.Module, data: ClipData) -> None:
@@ -91,6 +101,7 @@ class Trainer:
         gloss_weight: float = 0.5,
         cat_weight: float = 0.5,
         label_smoothing: float = 0.0,
+        mixup: float = 0.0,
         grad_clip: float | None = None,
         limit_train_batches: int | None = None,
         limit_val_batches: int | None = None,
@@ -111,6 +122,7 @@ class Trainer:
             "trainer.gloss_weight and trainer.cat_weight must be >= 0 and not both 0",
         )
         _check(0.0 <= label_smoothing < 1.0, f"trainer.label_smoothing must be in [0, 1), got {label_smoothing}")
+        _check(mixup >= 0.0, f"trainer.mixup is the Beta(a, a) of the blend weight: a >= 0 (0 = off), got {mixup}")
         _check(grad_clip is None or grad_clip > 0, f"trainer.grad_clip must be > 0 or null, got {grad_clip}")
         _check(
             compile in COMPILE_MODES,
@@ -128,7 +140,7 @@ class Trainer:
         self.default_epochs, self.default_min_steps = default_epochs, default_min_steps
         self.seed, self.deterministic, self.compile = seed, deterministic, compile
         self.gloss_weight, self.cat_weight = gloss_weight, cat_weight
-        self.label_smoothing, self.grad_clip = label_smoothing, grad_clip
+        self.label_smoothing, self.mixup, self.grad_clip = label_smoothing, mixup, grad_clip
         self.limit_train_batches, self.limit_val_batches = limit_train_batches, limit_val_batches
         self.resume = resume
         self.callbacks = sorted(callbacks or [], key=lambda c: c.order)
@@ -169,6 +181,21 @@ class Trainer:
             cat_logits, batch.cat, label_smoothing=self.label_smoothing
         )
 
+    def draw_mix(self, size: int) -> Mix | None:
+        """This step's mixup (``trainer.mixup`` > 0): a blend weight from Beta(a, a) and a partner for
+        every clip, from torch's generator (seeded, and saved for resumes); None when off."""
+        if not self.mixup or size < 2:
+            return None
+        lam = float(torch.distributions.Beta(self.mixup, self.mixup).sample())
+        return Mix(partner=torch.randperm(size).to(self.device), lam=lam)
+
+    def mixed_loss(self, logits: tuple[torch.Tensor, torch.Tensor], batch: Batch, mix: Mix | None) -> torch.Tensor:
+        """The loss of blended clips: their own labels' loss and their partners', weighted as the clips were."""
+        if mix is None:
+            return self.loss(logits, batch)
+        partners = Batch(**{**vars(batch), "gloss": batch.gloss[mix.partner], "cat": batch.cat[mix.partner]})
+        return mix.lam * self.loss(logits, batch) + (1.0 - mix.lam) * self.loss(logits, partners)
+
     def autocast(self):
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype, enabled=self.amp)
 
@@ -180,10 +207,12 @@ class Trainer:
         self, model, batch: Batch, optimizer, scaler
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """One forward, backward and optimizer step (also what ``python -m signlang.bench`` times);
-        returns the loss and logits, still on the device."""
+        returns the loss and logits, still on the device. With ``trainer.mixup`` the clips are blended
+        inside the model (``signlang.models.layers.mix_frames``) and the loss with them."""
+        mix = self.draw_mix(len(batch))
         with self.autocast():
-            logits = model(batch.x, batch.pad_mask, batch.lengths)
-            loss = self.loss(logits, batch)
+            logits = model(batch.x, batch.pad_mask, batch.lengths, **({} if mix is None else {"mix": mix}))
+            loss = self.mixed_loss(logits, batch, mix)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if self.grad_clip is not None:
@@ -276,6 +305,7 @@ class Trainer:
         ``trainer.resume``, the run's state restored (``resume.py``)."""
         dist = dist or Distributed()
         check_model_fits_data(model, data)
+        check_model_mixes(model, self.mixup)
         batches = data.for_training(
             run.path, write=run.writer, seed=self.seed, device=self.device, rank=dist.rank, world_size=dist.world_size
         )

@@ -14,6 +14,7 @@ from conftest import build_model, default_callbacks, small_transformer, tiny_syn
 from torch import nn
 
 from signlang.core.errors import ConfigError
+from signlang.models.layers import Mix
 from signlang.runs.checkpoints import load_checkpoint
 from signlang.runs.folder import RunFolder
 from signlang.runs.record import METRIC_COLUMNS
@@ -98,6 +99,8 @@ def test_bad_trainer_settings():
         Trainer(device="gpu0")
     with pytest.raises(ConfigError, match="trainer.compile"):
         Trainer(compile="fast")
+    with pytest.raises(ConfigError, match="trainer.mixup"):
+        Trainer(mixup=-0.2)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present")
@@ -160,6 +163,45 @@ def test_label_smoothing_is_in_both_heads_of_the_loss():
     assert float(smoothed) == pytest.approx(
         float(0.5 * by_hand(gloss, batch.gloss, 0.2) + 0.5 * by_hand(cat, batch.cat, 0.2)), rel=1e-5
     )
+
+
+def test_mixup_blends_the_loss_as_it_blends_the_clips():
+    data = tiny_synthetic()
+    batch = data.split("train").batch(list(range(8)))
+    torch.manual_seed(0)
+    gloss, cat = torch.randn(8, 6), torch.randn(8, 2)
+    trainer, partner = Trainer(device="cpu", mixup=0.4), torch.roll(torch.arange(8), 1)
+    ce = torch.nn.functional.cross_entropy
+    own = 0.5 * ce(gloss, batch.gloss) + 0.5 * ce(cat, batch.cat)
+    theirs = 0.5 * ce(gloss, batch.gloss[partner]) + 0.5 * ce(cat, batch.cat[partner])
+    mixed = trainer.mixed_loss((gloss, cat), batch, Mix(partner, 0.3))
+    assert float(mixed) == pytest.approx(float(0.3 * own + 0.7 * theirs), rel=1e-6)
+    assert float(trainer.mixed_loss((gloss, cat), batch, None)) == pytest.approx(float(own), rel=1e-6)
+
+
+def test_mixup_draws_a_partner_for_every_clip_and_a_weight_from_its_beta():
+    torch.manual_seed(0)
+    assert Trainer(device="cpu").draw_mix(8) is None  # off by default
+    draws = [Trainer(device="cpu", mixup=0.2).draw_mix(8) for _ in range(200)]
+    assert all(sorted(d.partner.tolist()) == list(range(8)) for d in draws)
+    lams = torch.tensor([d.lam for d in draws])
+    assert ((lams < 0.1) | (lams > 0.9)).float().mean() > 0.5  # Beta(0.2, 0.2): mostly near one clip
+    assert abs(float(lams.mean()) - 0.5) < 0.1
+
+
+def test_mixup_trains_repeatably_and_is_refused_by_a_model_that_cannot_blend(tmp_path):
+    runs = [fit_with(tmp_path / str(i), mixup=0.4)[0] for i in range(2)] + [fit_with(tmp_path / "off")[0]]
+    losses = [[r["train_loss"] for r in csv.DictReader(open(run.metrics_path))] for run in runs]
+    assert losses[0] == losses[1] and losses[0] != losses[2]  # seeded: same blends twice; and it did blend
+
+    class NoBlend(nn.Module):
+        input_kind = "keypoints"
+
+        def forward(self, x, pad_mask, lengths=None):
+            return x.mean(1)[:, :6], x.mean(1)[:, :2]
+
+    with pytest.raises(ConfigError, match="NoBlend cannot: set trainer.mixup=0"):
+        fit_with(tmp_path / "refused", model=NoBlend(), mixup=0.4)
 
 
 def test_amp_on_cpu_is_turned_off_with_one_warning(tmp_path, caplog):
