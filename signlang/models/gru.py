@@ -15,7 +15,7 @@ from signlang.core.errors import ConfigError
 from signlang.models.features import KeypointFeatures
 from signlang.models.gru_layer import HAND_GRU_MAX_HIDDEN, gru_layer
 from signlang.models.input_norm import InputNorm
-from signlang.models.layers import Dropout
+from signlang.models.layers import Dropout, Mix, mix_frames
 
 
 def build_grus(width: int, hidden_sizes, bidirectional: bool) -> tuple[nn.ModuleList, int]:
@@ -91,10 +91,11 @@ class SignGRU(nn.Module):
         return self.features(x, pad_mask)
 
     def forward(
-        self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None
+        self, x: torch.Tensor, pad_mask: torch.Tensor, lengths: torch.Tensor | None = None, mix: Mix | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x [B,T,156]``, ``pad_mask [B,T]`` (True = padding) -> gloss and category logits."""
-        last = self.embed(x, pad_mask, lengths)
+        """``x [B,T,156]``, ``pad_mask [B,T]`` (True = padding) -> gloss and category logits; ``mix``
+        (training with ``trainer.mixup``) blends clips at the standardised views."""
+        last = self.embed(x, pad_mask, lengths, mix=mix)
         return self.gloss_head(last), self.cat_head(last)
 
     def embed(
@@ -103,9 +104,12 @@ class SignGRU(nn.Module):
         pad_mask: torch.Tensor,
         lengths: torch.Tensor | None = None,
         frames: torch.Tensor | None = None,
+        mix: Mix | None = None,
     ) -> torch.Tensor:
         """Each clip's last GRU state ``[B,H]``: what both heads read. ``frames``: this model's
         ``frame_features(x, pad_mask)`` when the caller already has them (an ensemble computes them once)."""
         h = self.features(x, pad_mask) if frames is None else frames
         h = self.input_norm(h) if self.input_norm is not None else h
+        if mix is not None:
+            h = mix_frames(h, pad_mask, mix)
         return self.dropout(last_states(self.grus, h, pad_mask, lengths, self.dropout))
