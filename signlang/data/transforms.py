@@ -230,6 +230,38 @@ class Flip(Transform):
         return clip.with_points(mirrored, present[:, perm])
 
 
+class MirrorLeftHanded(Transform):
+    """Mirror (as :class:`Flip`) every clip signed with the left hand, so all signers sign right-handed.
+
+    A normalisation step, the same for every split and at prediction: a left-handed signer's sign
+    then looks like a right-handed one's instead of like another sign (WLASL100 has left-handed
+    signers; FSL-105 and asl33 have none, where random mirroring cost points). The signing hand is
+    the one whose pose wrist travels further over the clip (pose wrists are found in nearly every
+    frame, hands often are not); a clip is mirrored when its left wrist travels more than ``ratio``
+    times as far as its right, so two-handed signs, where both hands move alike, stay as they are.
+    """
+
+    def __init__(self, ratio: float = 1.5) -> None:
+        if not ratio >= 1.0:
+            raise ConfigError(
+                f"MirrorLeftHanded ratio (how much further the left wrist travels) must be >= 1, got {ratio}"
+            )
+        self.ratio = ratio
+        self._flip = Flip(p=1.0)
+
+    @staticmethod
+    def travel(clip: Clip, point: int) -> float:
+        """How far ``point`` moves over the clip: the summed steps between consecutive frames that both have it."""
+        p, found = clip.points[:, point], clip.present()[:, point]
+        both = found[1:] & found[:-1]
+        return float((p[1:] - p[:-1]).norm(dim=-1)[both].sum())
+
+    def __call__(self, clip: Clip, g: torch.Generator | None = None) -> Clip:
+        if not clip.is_keypoints or self.travel(clip, LEFT_WRIST) <= self.ratio * self.travel(clip, RIGHT_WRIST):
+            return clip
+        return self._flip(clip, g)
+
+
 # ---------------------------------------------------------------------------------- temporal
 def _resample(clip: Clip, positions: torch.Tensor) -> Clip:
     """Frames at fractional ``positions``: linear between two detected neighbours, else the nearest."""

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import CONF, tiny_synthetic
+from conftest import CONF, compose_config, tiny_synthetic
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from signlang.core.layout import LEFT_HAND, LEFT_SHOULDER, MIRROR, RIGHT_HAND, RIGHT_SHOULDER
+from signlang.core.errors import ConfigError
+from signlang.core.layout import LEFT_HAND, LEFT_SHOULDER, LEFT_WRIST, MIRROR, RIGHT_HAND, RIGHT_SHOULDER, RIGHT_WRIST
 from signlang.data.loader import make_loader
 from signlang.data.transforms import (
     Clip,
     Flip,
     FrameDropout,
     GaussianNoise,
+    MirrorLeftHanded,
     Pipeline,
     PointDropout,
     RandomAffine,
@@ -231,3 +233,38 @@ def test_random_limbs_switched_off_draw_no_random_number():
     state = g.get_state()
     assert RandomLimbs(p=0.0)(clip, g) is clip
     assert torch.equal(g.get_state(), state)
+
+
+def test_a_left_handed_clip_is_mirrored_to_a_right_handed_one_and_nothing_else_is():
+    clip = keypoint_clip(steps=20)
+    points, present = clip.points.clone(), clip.present().clone()
+    present[:, [LEFT_WRIST, RIGHT_WRIST]] = True
+    still = points[0, [LEFT_WRIST, RIGHT_WRIST]].clone()
+    wave = torch.stack([torch.linspace(0.2, 0.8, 20), torch.full((20,), 0.4)], dim=-1)
+
+    def signed_by(left: float, right: float) -> Clip:
+        p = points.clone()
+        p[:, LEFT_WRIST] = still[0] + left * (wave - wave[0])
+        p[:, RIGHT_WRIST] = still[1] + right * (wave - wave[0])
+        return clip.with_points(p, present)
+
+    step = MirrorLeftHanded(ratio=1.5)
+    left_handed = signed_by(left=1.0, right=0.2)
+    mirrored = step(left_handed)
+    assert same(mirrored, Flip(p=1.0)(left_handed, None))
+    check_consistent(mirrored)
+    assert same(step(mirrored), mirrored)  # now right-handed: a second pass leaves it
+    for right_or_both in (signed_by(0.2, 1.0), signed_by(1.0, 0.8)):  # right-handed, and both hands alike
+        assert same(step(right_or_both), right_or_both)
+    features = Clip(torch.rand(5, 2048), None)
+    assert step(features) is features
+    with pytest.raises(ConfigError, match="MirrorLeftHanded ratio"):
+        MirrorLeftHanded(ratio=0.5)
+
+
+def test_mirroring_left_handed_signers_is_one_override_after_the_keypoint_normalisation():
+    cfg = compose_config(
+        "data=keypoints", "+transform.normalize.handed._target_=signlang.data.transforms.MirrorLeftHanded"
+    )
+    pipe = instantiate(cfg.transform)
+    assert [type(t).__name__ for t in pipe.normalize] == ["ShoulderNormalize", "TrimToHands", "MirrorLeftHanded"]
