@@ -235,7 +235,7 @@ class MirrorLeftHanded(Transform):
 
     A normalisation step, the same for every split and at prediction: a left-handed signer's sign
     then looks like a right-handed one's instead of like another sign (WLASL100 has left-handed
-    signers; FSL-105 and asl33 have none, where random mirroring cost points). The signing hand is
+    signers; FSL-105's sign right-handed, and random mirroring cost points on asl33). The signing hand is
     the one whose pose wrist travels further over the clip (pose wrists are found in nearly every
     frame, hands often are not); a clip is mirrored when its left wrist travels more than ``ratio``
     times as far as its right, so two-handed signs, where both hands move alike, stay as they are.
