@@ -10,6 +10,7 @@ left here is the loop.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import math
@@ -173,7 +174,7 @@ class Trainer:
         if gloss_logits.dim() == 3:
             members = gloss_logits.shape[0]
             gloss_logits, cat_logits = gloss_logits.flatten(0, 1), cat_logits.flatten(0, 1)
-            batch = Batch(**{**vars(batch), "gloss": batch.gloss.repeat(members), "cat": batch.cat.repeat(members)})
+            batch = dataclasses.replace(batch, gloss=batch.gloss.repeat(members), cat=batch.cat.repeat(members))
         gloss = F.cross_entropy(gloss_logits, batch.gloss, label_smoothing=self.label_smoothing)
         if cat_logits.shape[1] == 1:  # one category (data.num_cat=1): its cross-entropy is 0, so skip it
             return self.gloss_weight * gloss
@@ -193,7 +194,7 @@ class Trainer:
         """The loss of blended clips: their own labels' loss and their partners', weighted as the clips were."""
         if mix is None:
             return self.loss(logits, batch)
-        partners = Batch(**{**vars(batch), "gloss": batch.gloss[mix.partner], "cat": batch.cat[mix.partner]})
+        partners = dataclasses.replace(batch, gloss=batch.gloss[mix.partner], cat=batch.cat[mix.partner])
         return mix.lam * self.loss(logits, batch) + (1.0 - mix.lam) * self.loss(logits, partners)
 
     def autocast(self):
