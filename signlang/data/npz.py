@@ -34,7 +34,7 @@ from signlang.data.cache import (
 from signlang.data.clips import ClipSet
 from signlang.data.labels import read_label_table, read_labels
 from signlang.data.module import ClipData, split_paths
-from signlang.data.stratify import assign
+from signlang.data.stratify import assign, folds
 
 log = logging.getLogger(__name__)
 
@@ -229,9 +229,11 @@ class NpzData(ClipData):
     ``root`` is a dataset in the seed layout: a train or val path left null is
     ``<root>/keypoints_<split>`` and ``<root>/<split>_labels.csv``; a path that is set is used as given
     (relative to where you launch). Val comes from its own folder and CSV, or is carved from the
-    training CSV at load time (``val_split``): stratified by gloss, optionally by whole groups
-    (``val_group_by``, e.g. a signer column), seeded by ``split_seed``. The carve is recorded in the
-    run folder (``bind_split``) so resume and ``signlang evaluate`` see exactly the same clips.
+    training CSV at load time (``val_split``), or is fold ``val_fold`` of ``val_folds`` folds of it
+    (cross-validation: one run per fold, and every clip is val once): stratified by gloss, optionally by
+    whole groups (``val_group_by``, e.g. a signer column), seeded by ``split_seed``. The carve is
+    recorded in the run folder (``bind_split``) so resume and ``signlang evaluate`` see exactly the
+    same clips.
     """
 
     def __init__(
@@ -245,6 +247,8 @@ class NpzData(ClipData):
         val_labels: str | None = None,
         val_split: float | None = None,
         val_group_by: str | None = None,
+        val_folds: int | None = None,
+        val_fold: int = 0,
         split_seed: int = 0,
         test_dir: str | None = None,
         test_labels: str | None = None,
@@ -262,22 +266,40 @@ class NpzData(ClipData):
         if val_split is not None:
             if not 0.0 < float(val_split) < 1.0:
                 raise ConfigError(f"data.val_split must be a fraction in (0, 1), got {val_split}")
-            if val_dir is not None or val_labels is not None:
+        if val_folds is not None:
+            if isinstance(val_folds, bool) or not isinstance(val_folds, int) or val_folds < 2:
+                raise ConfigError(f"data.val_folds is the number of folds, a whole number >= 2; got {val_folds!r}")
+            if isinstance(val_fold, bool) or not isinstance(val_fold, int) or not 0 <= val_fold < val_folds:
                 raise ConfigError(
-                    "data.val_split carves val from the training CSV, but data.val_dir / data.val_labels name a val "
-                    "folder too; choose one: drop data.val_split, or data.val_dir and data.val_labels"
+                    f"data.val_fold={val_fold!r} is not one of the {val_folds} folds: "
+                    f"use 0 .. {val_folds - 1} (sweep them with data.val_fold={','.join(map(str, range(val_folds)))})"
                 )
-        if val_group_by is not None and val_split is None:
-            raise ConfigError("data.val_group_by groups the carved val split; set data.val_split too")
+            if val_split is not None:
+                raise ConfigError(
+                    "data.val_split and data.val_folds both carve val from the training CSV; choose one "
+                    "(data.val_split=null for cross-validation, data.val_folds=null for one carved val)"
+                )
+        carve = "data.val_split" if val_split is not None else "data.val_folds" if val_folds is not None else None
+        if carve and (val_dir is not None or val_labels is not None):
+            raise ConfigError(
+                f"{carve} carves val from the training CSV, but data.val_dir / data.val_labels name a val "
+                f"folder too; choose one: drop {carve}, or data.val_dir and data.val_labels"
+            )
+        if val_group_by is not None and carve is None:
+            raise ConfigError(
+                "data.val_group_by groups the carved val split; set data.val_split (or data.val_folds) too"
+            )
         if feature_dtype not in ("float32", "float16"):
             raise ConfigError(f"data.feature_dtype must be float32 or float16, got {feature_dtype!r}")
         self.paths = {"train": split_paths("train", root, "keypoints", train_dir, train_labels)}
-        if val_split is None:
+        if carve is None:
             self.paths["val"] = split_paths("val", root, "keypoints", val_dir, val_labels)
         if test_dir is not None:
             self.paths["test"] = (test_dir, test_labels)
         self.val_split = None if val_split is None else float(val_split)
         self.val_group_by = val_group_by
+        self.val_folds = val_folds
+        self.val_fold = int(val_fold)
         self.split_seed = int(split_seed)
         self._assignment: pd.DataFrame | None = None  # file, gloss, split of the training CSV's rows when carving
         self._bound: Path | None = None  # the run folder's split record the assignment above is (bind_split)
@@ -293,7 +315,7 @@ class NpzData(ClipData):
         return ["train", "val"] + (["test"] if "test" in self.paths else [])
 
     def _load_split(self, name: str) -> ClipSet:
-        if self.val_split is not None and name in ("train", "val"):
+        if self.carves and name in ("train", "val"):
             directory, labels = self.paths["train"]
             table = self.split_assignment()
             return self.load(directory, labels, only=table.loc[table["split"] == name, "file"])
@@ -325,10 +347,15 @@ class NpzData(ClipData):
         return settings or None
 
     # ------------------------------------------------------------------ carved val split
+    @property
+    def carves(self) -> bool:
+        """Whether val is carved from the training CSV (``val_split`` or ``val_folds``)."""
+        return self.val_split is not None or self.val_folds is not None
+
     def split_assignment(self) -> pd.DataFrame | None:
         """``file, gloss, split`` (train / val) for every row of the training CSV when val is carved
         from it, else None."""
-        if self.val_split is None:
+        if not self.carves:
             return None
         if self._assignment is None:
             _, labels = self.paths["train"]
@@ -339,35 +366,51 @@ class NpzData(ClipData):
                     columns = ", ".join(raw.columns)
                     raise DataError(f"data.val_group_by={self.val_group_by}: {labels} has no such column ({columns})")
                 table[self.val_group_by] = raw[self.val_group_by].to_numpy()
-            fractions = {"train": 1.0 - self.val_split, "val": self.val_split, "test": 0.0}
-            table["split"] = assign(table, fractions, self.val_group_by, self.split_seed)
+            if self.val_folds is not None:
+                fold = folds(table, self.val_folds, self.val_group_by, self.split_seed)
+                table["split"] = np.where(fold == self.val_fold, "val", "train")
+                setting = f"data.val_fold={self.val_fold} of data.val_folds={self.val_folds}"
+                fix = "lower data.val_folds" + (
+                    f": each fold needs a {self.val_group_by} group of its own" if self.val_group_by else ""
+                )
+            else:
+                fractions = {"train": 1.0 - self.val_split, "val": self.val_split, "test": 0.0}
+                table["split"] = assign(table, fractions, self.val_group_by, self.split_seed)
+                setting = f"data.val_split={self.val_split}"
+                fix = (
+                    f"every {self.val_group_by} group is needed in train to cover its glosses; "
+                    "raise data.val_split or carve without data.val_group_by"
+                    if self.val_group_by
+                    else "raise data.val_split"
+                )
             self._assignment = table[["file", "gloss", "split"]].reset_index(drop=True)
             counts = self._assignment["split"].value_counts()
             if not counts.get("val", 0):
-                raise DataError(
-                    f"data.val_split={self.val_split} carves no val clip from {labels}"
-                    + (
-                        f": every {self.val_group_by} group is needed in train to cover its glosses; "
-                        "raise data.val_split or carve without data.val_group_by"
-                        if self.val_group_by
-                        else "; raise data.val_split"
-                    )
-                )
+                raise DataError(f"{setting} carves no val clip from {labels}; {fix}")
             log.info(
-                "val carved from %s: %d train / %d val clips (data.val_split=%s, seed %d%s)",
+                "val carved from %s: %d train / %d val clips (%s, seed %d%s)",
                 labels,
                 counts.get("train", 0),
                 counts.get("val", 0),
-                self.val_split,
+                setting,
                 self.split_seed,
                 f", whole {self.val_group_by} groups" if self.val_group_by else "",
             )
+            part = self._assignment.groupby("split")["gloss"].agg(set)
+            unseen = sorted(part["val"] - part.get("train", set()))
+            if unseen:
+                log.warning(
+                    "%d glosses of the carved val have no training clip (%s): their val clips cannot be right; %s",
+                    len(unseen),
+                    summarize([str(g) for g in unseen], sep=", "),
+                    "use fewer folds" if self.val_folds is not None else "lower data.val_split",
+                )
         return self._assignment
 
     def bind_split(self, folder: str | Path, write: bool = True) -> None:
         """Use the carved split recorded in run ``folder`` (``data_split.csv``) when there is one; else
         record this one there (``write``). A training CSV that no longer matches the record is refused."""
-        if self.val_split is None:
+        if not self.carves:
             return
         record = Path(folder) / SPLIT_RECORD
         if record.resolve() == self._bound:  # bound already (pre-training, the fit, evaluation): keep what is loaded

@@ -1,4 +1,5 @@
-"""data.val_split: val carved from the training CSV at load time, stratified, seeded, recorded in the run folder."""
+"""data.val_split / data.val_folds: val carved from the training CSV at load time (one part, or one fold of k),
+stratified, seeded, recorded in the run folder."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from hydra.utils import instantiate
 
 from signlang.core.errors import ConfigError, DataError
 from signlang.data.npz import SPLIT_RECORD, NpzData
+from signlang.data.stratify import folds
 from signlang.evaluation.evaluate import load_run
 
 
@@ -90,6 +92,55 @@ def test_binding_the_same_run_again_keeps_the_loaded_splits(one_folder, tmp_path
     assert data.prepared("train") is not train and names(data, "train") == set(train.names)
 
 
+def test_the_folds_make_every_clip_val_exactly_once_two_of_each_gloss_per_fold(one_folder):
+    fold_vals = [names(carved(one_folder, val_split=None, val_folds=5, val_fold=f), "val") for f in range(5)]
+    assert sum(len(v) for v in fold_vals) == 100 and len(set().union(*fold_vals)) == 100  # disjoint, all clips
+    for f, val in enumerate(fold_vals):
+        data = carved(one_folder, val_split=None, val_folds=5, val_fold=f)
+        assert names(data, "train") == set().union(*fold_vals) - val
+        assert sorted(data.split("val").gloss.tolist()) == sorted(list(range(10)) * 2)
+    again = carved(one_folder, val_split=None, val_folds=5, val_fold=3, split_seed=0)
+    assert names(again, "val") == fold_vals[3]
+    assert names(carved(one_folder, val_split=None, val_folds=5, val_fold=3, split_seed=1), "val") != fold_vals[3]
+
+
+def test_uneven_glosses_spread_over_the_folds_within_one_clip():
+    counts = [7, 3, 12, 1, 5, 9]  # clips per gloss, none a multiple of the 4 folds
+    table = pd.DataFrame({"gloss": [g for g, n in enumerate(counts) for _ in range(n)]})
+    fold = folds(table, 4, None, seed=0)
+    sizes = fold.value_counts()
+    assert set(fold) == {0, 1, 2, 3} and sizes.max() - sizes.min() <= 1
+    per_gloss = pd.crosstab(table["gloss"], fold)
+    assert ((per_gloss.max(axis=1) - per_gloss.min(axis=1)) <= 1).all()
+
+
+def test_grouped_folds_keep_each_signer_in_one_fold(one_folder):
+    table = pd.read_csv(one_folder / "labels.csv").assign(file=lambda t: t["file"].str.replace(".npz", "", regex=False))
+    signers = table.set_index("file")["signer"]
+    seen = []
+    for f in range(5):  # five signers, five folds: a signer each
+        data = carved(one_folder, val_split=None, val_folds=5, val_fold=f, val_group_by="signer")
+        val = set(signers[list(names(data, "val"))])
+        assert len(val) == 1 and not val & set(signers[list(names(data, "train"))])
+        seen += val
+    assert sorted(seen) == sorted(set(signers))
+    with pytest.raises(DataError, match="carves no val clip.*each fold needs a signer group of its own"):
+        carved(one_folder, val_split=None, val_folds=6, val_fold=5, val_group_by="signer").split("val")
+
+
+def test_fold_settings_that_cannot_work_are_refused(one_folder):
+    with pytest.raises(ConfigError, match="whole number >= 2"):
+        carved(one_folder, val_split=None, val_folds=1)
+    with pytest.raises(ConfigError, match=r"data.val_fold=5 is not one of the 5 folds: use 0 \.\. 4"):
+        carved(one_folder, val_split=None, val_folds=5, val_fold=5)
+    with pytest.raises(ConfigError, match="choose one"):
+        carved(one_folder, val_folds=5)  # and data.val_split=0.2
+    with pytest.raises(ConfigError, match="data.val_folds carves val .* choose one"):
+        carved(one_folder, val_split=None, val_folds=5, val_dir=str(one_folder / "keypoints_val"))
+    with pytest.raises(ConfigError, match="set data.val_split"):
+        carved(one_folder, val_split=None, val_group_by="signer")
+
+
 def test_settings_that_cannot_work_are_refused(one_folder):
     with pytest.raises(ConfigError, match="not both|choose one"):
         carved(one_folder, val_dir=str(one_folder / "keypoints_val"), val_labels=str(one_folder / "val_labels.csv"))
@@ -99,11 +150,12 @@ def test_settings_that_cannot_work_are_refused(one_folder):
         carved(one_folder, val_split=1.5)
 
 
-def test_resume_and_evaluate_see_the_split_training_used(one_folder, tmp_path):
-    common = [
+def tiny_run(root) -> list[str]:
+    """A one-layer transformer on the one-folder dataset, val carved by data.val_split=0.2."""
+    return [
         "data=keypoints",
-        f"data.train_dir={one_folder}/keypoints_train",
-        f"data.train_labels={one_folder}/labels.csv",
+        f"data.train_dir={root}/keypoints_train",
+        f"data.train_labels={root}/labels.csv",
         "data.val_dir=null",
         "data.val_labels=null",
         "data.val_split=0.2",
@@ -116,6 +168,21 @@ def test_resume_and_evaluate_see_the_split_training_used(one_folder, tmp_path):
         "scheduler=none",
         "callbacks.console.progress=false",
     ]
+
+
+def test_a_sweep_over_the_folds_scores_every_clip_once_and_reports_the_folds_as_one_group(one_folder, tmp_path):
+    folds_ = ["data.val_split=null", "data.val_folds=2", "data.val_fold=0,1"]
+    result = run_app("-m", *tiny_run(one_folder), *folds_, "trainer.max_epochs=1", f"paths.output_root={tmp_path}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (sweep,) = (tmp_path / "sweeps").iterdir()
+    vals = [set(pd.read_csv(sweep / job / SPLIT_RECORD).query("split == 'val'")["file"]) for job in ("0", "1")]
+    assert len(vals[0]) == len(vals[1]) == 50 and not vals[0] & vals[1]
+    summary = result.stdout + result.stderr  # the table the sweep prints as it ends
+    assert "ignoring trainer.seed and data.val_fold" in summary and "(n=2)" in summary
+
+
+def test_resume_and_evaluate_see_the_split_training_used(one_folder, tmp_path):
+    common = tiny_run(one_folder)
     run = tmp_path / "run"
     result = run_app(*common, "trainer.max_epochs=1", f"hydra.run.dir={run}")
     assert result.returncode == 0, result.stdout + result.stderr
