@@ -61,7 +61,7 @@ def run_table(root: Path, filters: str = "", sort: str = "started") -> pd.DataFr
 
 
 def sweep_table(root: Path) -> pd.DataFrame:
-    """Each sweep's jobs grouped by their overrides without the seed: mean ± std per metric."""
+    """Each sweep's jobs grouped by their overrides without the seed or val fold: mean ± std per metric."""
     out = []
     sweeps = Path(root) / "sweeps"
     for sweep in sorted(p for p in sweeps.iterdir() if p.is_dir()) if sweeps.is_dir() else []:

@@ -1,7 +1,8 @@
 """Reading run folders back: a row per run or sweep job, filters, sorting, and seed statistics.
 
 ``signlang runs``, the app's Runs page, ``resume-sweep`` and the summary after a sweep all read runs
-through here. Jobs that differ only in ``trainer.seed`` are grouped and reported as mean ± std. A
+through here. Jobs that differ only in ``trainer.seed`` or ``data.val_fold`` (repeats of one setting:
+seeds, cross-validation folds) are grouped and reported as mean ± std. A
 broken or half-written folder is listed with its problem; reading never fails.
 """
 
@@ -23,6 +24,7 @@ from signlang.runs.record import METRICS_FILE, SUMMARY_FILE, is_run_folder
 
 NOISE = ("paths.output_root", "hydra.", "callbacks.console.progress")  # overrides that say nothing about the model
 METRICS = ("val_gloss", "val_cat", "test_gloss", "test_cat")
+REPEATS = ("trainer.seed", "data.val_fold")  # overrides that repeat one setting rather than change it
 SORT_KEYS = ("started", "folder", "status", "model", "data", "epochs", "wall", *METRICS)
 
 
@@ -160,10 +162,11 @@ def select(
 
 
 def seed_groups(rows: list[RunRow]) -> list[dict[str, Any]]:
-    """Jobs grouped by their overrides without ``trainer.seed``, with mean and std of each metric."""
+    """Jobs grouped by their overrides without the ``REPEATS`` (seed, val fold), with mean and std of
+    each metric: over folds, the val mean is the cross-validated score."""
     groups: dict[tuple[str, ...], list[RunRow]] = {}
     for r, overrides in zip(rows, differing(rows)):  # overrides all jobs share say nothing about a group
-        key = tuple(sorted(o for o in overrides if not o.startswith("trainer.seed=")))
+        key = tuple(sorted(o for o in overrides if o.partition("=")[0] not in REPEATS))
         groups.setdefault(key, []).append(r)
     out = []
     for key, members in groups.items():
@@ -220,7 +223,7 @@ def render_groups(groups: list[dict[str, Any]], console: Console) -> None:
     """The seed statistics; nothing when no group has more than one job (no seeds were swept)."""
     if all(g["jobs"] < 2 for g in groups):
         return
-    table = Table(title="grouped by overrides, ignoring trainer.seed (mean ± std over finished jobs)")
+    table = Table(title=f"grouped by overrides, ignoring {' and '.join(REPEATS)} (mean ± std over finished jobs)")
     for column in ("overrides", "jobs", "val gloss", "val cat", "test gloss", "test cat"):
         table.add_column(column)
     for g in groups:

@@ -125,6 +125,19 @@ def test_sweep_groups_ignore_the_seed(experiments):
     assert "0.600 ± 0.141 (n=2)" in text and "grouped by overrides" in text
 
 
+def test_cross_validation_folds_and_seeds_of_one_setting_are_one_group(tmp_path):
+    sweep = tmp_path / "sweep"
+    jobs = [(m, fold, seed) for m in ("transformer", "gru") for fold in (0, 1) for seed in (0, 1)]
+    for job, (model, fold, seed) in enumerate(jobs):
+        val = {"transformer": 0.8, "gru": 0.6}[model] + 0.1 * fold
+        overrides = [f"model={model}", "data.val_folds=2", f"data.val_fold={fold}", f"trainer.seed={seed}"]
+        finished(sweep / str(job), val, 0.5, overrides=overrides)
+    groups = {tuple(g["overrides"]): g for g in seed_groups(collect(sweep))}
+    assert set(groups) == {("model=transformer",), ("model=gru",)}
+    mean, _, n = groups[("model=transformer",)]["val_gloss"]
+    assert (mean, n) == (pytest.approx(0.85), 4)  # the cross-validated val: both folds, both seeds
+
+
 def test_cli_on_empty_and_missing_roots(tmp_path):
     from conftest import run_command
 
