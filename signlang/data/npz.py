@@ -279,6 +279,8 @@ class NpzData(ClipData):
                     "data.val_split and data.val_folds both carve val from the training CSV; choose one "
                     "(data.val_split=null for cross-validation, data.val_folds=null for one carved val)"
                 )
+        elif val_fold != 0:
+            raise ConfigError(f"data.val_fold={val_fold} picks one of data.val_folds folds; set data.val_folds too")
         carve = "data.val_split" if val_split is not None else "data.val_folds" if val_folds is not None else None
         if carve and (val_dir is not None or val_labels is not None):
             raise ConfigError(
@@ -400,10 +402,11 @@ class NpzData(ClipData):
             unseen = sorted(part["val"] - part.get("train", set()))
             if unseen:
                 log.warning(
-                    "%d glosses of the carved val have no training clip (%s): their val clips cannot be right; %s",
+                    "%d glosses of the carved val have no training clip (%s): their val clips count as errors "
+                    "whatever the model does (all of a gloss's clips are in val%s)",
                     len(unseen),
                     summarize([str(g) for g in unseen], sep=", "),
-                    "use fewer folds" if self.val_folds is not None else "lower data.val_split",
+                    f", or in one {self.val_group_by} group" if self.val_group_by else "",
                 )
         return self._assignment
 

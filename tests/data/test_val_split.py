@@ -128,11 +128,25 @@ def test_grouped_folds_keep_each_signer_in_one_fold(one_folder):
         carved(one_folder, val_split=None, val_folds=6, val_fold=5, val_group_by="signer").split("val")
 
 
+def test_a_gloss_that_only_one_signer_made_is_named_when_its_fold_is_val(one_folder, caplog):
+    table = pd.read_csv(one_folder / "labels.csv")
+    table.loc[table["gloss"] == 0, "signer"] = "s0"
+    table.to_csv(one_folder / "labels.csv", index=False)
+    warned = []
+    for f in range(5):
+        caplog.clear()
+        carved(one_folder, val_split=None, val_folds=5, val_fold=f, val_group_by="signer").split_assignment()
+        warned += [f for r in caplog.records if "1 glosses of the carved val have no training clip (0)" in r.message]
+    assert len(warned) == 1  # only in the fold where s0 is val
+
+
 def test_fold_settings_that_cannot_work_are_refused(one_folder):
     with pytest.raises(ConfigError, match="whole number >= 2"):
         carved(one_folder, val_split=None, val_folds=1)
     with pytest.raises(ConfigError, match=r"data.val_fold=5 is not one of the 5 folds: use 0 \.\. 4"):
         carved(one_folder, val_split=None, val_folds=5, val_fold=5)
+    with pytest.raises(ConfigError, match="set data.val_folds too"):
+        carved(one_folder, val_fold=2)
     with pytest.raises(ConfigError, match="choose one"):
         carved(one_folder, val_folds=5)  # and data.val_split=0.2
     with pytest.raises(ConfigError, match="data.val_folds carves val .* choose one"):
