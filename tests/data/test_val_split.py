@@ -93,10 +93,10 @@ def test_binding_the_same_run_again_keeps_the_loaded_splits(one_folder, tmp_path
 
 
 def test_the_folds_make_every_clip_val_exactly_once_two_of_each_gloss_per_fold(one_folder):
-    fold_vals = [names(carved(one_folder, val_split=None, val_folds=5, val_fold=f), "val") for f in range(5)]
+    datas = [carved(one_folder, val_split=None, val_folds=5, val_fold=f) for f in range(5)]
+    fold_vals = [names(data, "val") for data in datas]
     assert sum(len(v) for v in fold_vals) == 100 and len(set().union(*fold_vals)) == 100  # disjoint, all clips
-    for f, val in enumerate(fold_vals):
-        data = carved(one_folder, val_split=None, val_folds=5, val_fold=f)
+    for data, val in zip(datas, fold_vals):
         assert names(data, "train") == set().union(*fold_vals) - val
         assert sorted(data.split("val").gloss.tolist()) == sorted(list(range(10)) * 2)
     again = carved(one_folder, val_split=None, val_folds=5, val_fold=3, split_seed=0)
