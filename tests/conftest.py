@@ -23,6 +23,17 @@ SHARED = REPO.parent / "shared" / "data"
 register_resolvers()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist every worker (and each run it starts) keeps to one thread: the workers are the
+    parallelism, and two workers each spinning two OpenMP threads on two cores would slow both."""
+    if hasattr(config, "workerinput"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        os.environ["MKL_NUM_THREADS"] = "1"
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def compose_config(*overrides: str, hydra: bool = False) -> DictConfig:
     """The config ``python run.py <overrides>`` would see."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
